@@ -1,0 +1,86 @@
+"""``rt.health()``: a cheap, frozen, JSON-exportable snapshot (DESIGN §9, B-HEALTH-*)."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+from ._receivers import ReceiverStatistics
+from ._state import ReconnectPhase, RuntimeState, StopReason
+
+__all__ = ["ErrorRecord", "HealthSnapshot", "ReconnectStatus"]
+
+
+@attrs.frozen
+class ErrorRecord:
+    """A failure and when it happened (wall clock, for humans; G-31: compare timestamps)."""
+
+    type: str
+    message: str
+    at: float
+
+    @classmethod
+    def of(cls, error: BaseException, at: float) -> ErrorRecord:
+        return cls(type(error).__name__, str(error), at)
+
+
+@attrs.frozen
+class ReconnectStatus:
+    phase: ReconnectPhase
+    #: The attempt in progress or scheduled (0 when connected).
+    attempt: int
+    #: Backoff before the scheduled attempt, and when it is due (trio time); None if none.
+    delay: float | None
+    next_attempt_at: float | None
+    stop_reason: StopReason | None
+    #: Reconnects that succeeded over the runtime's life.
+    reconnects: int
+
+
+@attrs.frozen
+class HealthSnapshot:
+    """Everything an operator needs to judge the runtime, in one immutable value."""
+
+    state: RuntimeState
+    #: Inbound traffic seen within the liveness interval.
+    live: bool
+    address: str
+    generation: int
+    inflight_commands: int
+    pending_jobs: int
+    max_inflight: int
+    events_received: int
+    events_undecodable: int
+    replies_received: int
+    jobs_completed: int
+    jobs_timed_out: int
+    receivers: tuple[ReceiverStatistics, ...]
+    reconnect: ReconnectStatus
+    connected_at: float | None
+    disconnected_at: float | None
+    last_disconnect: ErrorRecord | None
+    #: The most recent failure; None once a later recovery succeeded (G-31).
+    last_error: ErrorRecord | None
+    replay_sink_errors: int
+    snapshot_at: float
+
+    @property
+    def overloaded(self) -> bool:
+        return self.inflight_commands + self.pending_jobs >= self.max_inflight
+
+    @property
+    def events_dropped(self) -> int:
+        return sum(r.dropped for r in self.receivers)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (enums as their string values)."""
+        data = attrs.asdict(self, value_serializer=_plain)
+        data["overloaded"] = self.overloaded
+        data["events_dropped"] = self.events_dropped
+        return data
+
+
+def _plain(_: object, __: object, value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
