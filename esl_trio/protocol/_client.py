@@ -91,7 +91,7 @@ class ClientProtocol:
         if isinstance(command, Auth | UserAuth) and state is not ClientState.AUTH_REQUESTED:
             raise LocalProtocolError(f"cannot send credentials while {state.value}")
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray) -> None:
         """Feed received bytes; ``b""`` means the peer closed the stream."""
         self._parser.feed(data)
 

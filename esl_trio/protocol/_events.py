@@ -24,13 +24,14 @@ import json
 import xml.etree.ElementTree as ET
 from operator import itemgetter
 from typing import ClassVar, cast
+from urllib.parse import unquote
 
 import attrs
 
 from ._errors import EventDecodeError
 from ._formats import EventFormat
 from ._headers import Headers
-from ._percent import decode_value, split_array
+from ._percent import UNDEF, decode_value, split_array
 
 __all__ = [
     "BackgroundJobEvent",
@@ -367,7 +368,7 @@ def make_event(format: EventFormat, raw: bytes) -> Event:
             # The families add properties only (empty __slots__), so the layout is identical.
             event.__class__ = cls
         return event
-    name = _plain_name(raw) if format is EventFormat.PLAIN else None
+    name = _plain_name(raw) if format is EventFormat.PLAIN else _json_name(raw)
     if name is None:
         name = Event(format, raw).name
     return _family(name)(format, raw, name)
@@ -378,6 +379,15 @@ def _family(name: str) -> type[Event]:
     if cls is None:
         return ChannelEvent if name.startswith("CHANNEL_") else Event
     return cls
+
+
+def _json_name(raw: bytes) -> str | None:
+    """The fast path for FreeSWITCH's json layout: ``Event-Name`` is the first member."""
+    if not raw.startswith(b'{"Event-Name":"'):
+        return None
+    stop = raw.find(b'"', 15)
+    value = raw[15:stop]
+    return None if stop < 0 or b"\\" in value else value.decode("utf-8", "replace")
 
 
 def _plain_name(raw: bytes) -> str | None:
@@ -421,11 +431,19 @@ _PLAIN_LINES_MAX = 16384
 
 def _decode_missing_lines(lines: list[str], decoded: list[tuple[str, str] | None]) -> None:
     memo = _PLAIN_LINES
+    if len(memo) + len(lines) > _PLAIN_LINES_MAX:
+        memo.clear()  # bounded: a stream of unique lines costs a clear, not memory
+    # Inlined common case: this loop is the whole cost when most lines are new.
     for i, line in enumerate(lines):
         if decoded[i] is None:
-            if len(memo) >= _PLAIN_LINES_MAX:
-                memo.clear()  # bounded: a stream of unique lines costs a clear, not memory
-            decoded[i] = memo[line] = _decode_plain_line(line)
+            name, sep, value = line.partition(": ")
+            if not sep or not name:
+                pair = _decode_plain_line(line)
+            elif "%" in value:
+                pair = (name, unquote(value, errors="replace"))
+            else:
+                pair = (name, "" if value == UNDEF else value)
+            decoded[i] = memo[line] = pair
 
 
 def _decode_plain_line(line: str) -> tuple[str, str]:

@@ -161,7 +161,7 @@ class FrameParser:
         """True once end of stream was fed."""
         return self._eof
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         """Append received bytes; ``b""`` marks the end of the stream."""
         if self._error is not None:
             raise self._error

@@ -1,0 +1,60 @@
+"""Event routing to receivers (DESIGN §7; B-EVN-1/2)."""
+
+from __future__ import annotations
+
+import trio
+
+from esl_trio import Overflow
+from esl_trio._hub import EventHub
+from esl_trio.protocol import Event, EventFormat, make_event
+from esl_trio.protocol.server import encode_event
+
+
+def event(name: str, subclass: str | None = None) -> Event:
+    headers = [("Event-Name", name)] + ([("Event-Subclass", subclass)] if subclass else [])
+    return make_event(EventFormat.JSON, encode_event(EventFormat.JSON, headers))
+
+
+def names(receiver: object) -> list[str]:
+    out = []
+    while True:
+        try:
+            item = receiver.receive_nowait()  # type: ignore[attr-defined]
+        except trio.WouldBlock:
+            return out
+        out.append(item.name)
+
+
+def test_routing_by_name_case_insensitive_B_EVN_1() -> None:
+    hub = EventHub()
+    answers = hub.open(["channel_answer"], (), max_buffer=10, overflow=Overflow.DROP_NEWEST)
+    everything = hub.open((), (), max_buffer=10, overflow=Overflow.DROP_NEWEST)
+    for name in ("CHANNEL_ANSWER", "CHANNEL_HANGUP", "CHANNEL_ANSWER"):
+        hub.deliver(event(name), 1)
+    assert names(answers) == ["CHANNEL_ANSWER", "CHANNEL_ANSWER"]
+    assert names(everything) == ["CHANNEL_ANSWER", "CHANNEL_HANGUP", "CHANNEL_ANSWER"]
+
+
+def test_routing_by_custom_subclass_B_EVN_2() -> None:
+    hub = EventHub()
+    register = hub.open((), ["sofia::register"], max_buffer=10, overflow=Overflow.DROP_NEWEST)
+    custom = hub.open(["CUSTOM"], ["sofia::register"], max_buffer=10, overflow=Overflow.DROP_NEWEST)
+    hub.deliver(event("CUSTOM", "sofia::register"), 1)
+    hub.deliver(event("CUSTOM", "conference::maintenance"), 1)
+    assert names(register) == ["CUSTOM"]
+    assert names(custom) == ["CUSTOM", "CUSTOM"]  # once each, never twice for one event
+
+
+def test_closed_receivers_are_forgotten() -> None:
+    hub = EventHub()
+    receiver = hub.open(["HEARTBEAT"], (), max_buffer=1, overflow=Overflow.DROP_NEWEST)
+    receiver.close()
+    assert hub.receivers == []
+    hub.deliver(event("HEARTBEAT"), 1)  # nobody left: no error
+
+
+def test_full_block_receivers_are_reported() -> None:
+    hub = EventHub()
+    blocking = hub.open(["X"], (), max_buffer=1, overflow=Overflow.BLOCK)
+    assert hub.deliver(event("X"), 1) == []
+    assert hub.deliver(event("X"), 1) == [blocking]
