@@ -232,8 +232,7 @@ class RuntimeConfig:
         parts = urlsplit(url)
         if parts.scheme != "esl" or not parts.hostname:
             raise ValueError("expected a URL like esl://password@host:8021")
-        userinfo = parts.netloc.rpartition("@")[0]
-        user, password = _split_userinfo(unquote(userinfo)) if userinfo else (None, "ClueCon")
+        user, password = _credentials(parts.username, parts.password)
         values: dict[str, Any] = {"host": parts.hostname, "password": password, "user": user}
         if parts.port is not None:
             values["port"] = parts.port
@@ -257,10 +256,18 @@ class RuntimeConfig:
         return cls(**values)
 
 
-def _split_userinfo(userinfo: str) -> tuple[str | None, str]:
-    # user@domain:password — the password is everything after the last ':' of a userauth
-    # form; a plain password may itself contain '@' and ':'.
-    head, sep, tail = userinfo.partition(":")
-    if sep and head.count("@") == 1:
-        return head, tail
-    return None, userinfo
+def _credentials(username: str | None, password: str | None) -> tuple[str | None, str]:
+    """(user, password) from a URL's userinfo, split *before* percent-decoding.
+
+    ``esl://pw@host`` is a plain password; ``esl://1000@default:pw@host`` is userauth. A plain
+    password containing ``:`` or ``@`` must be percent-encoded; an unencoded ``a:b`` whose left
+    side is not ``user@domain`` is still taken as one password.
+    """
+    if username is None:
+        return None, "ClueCon"
+    if password is None:
+        return None, unquote(username)
+    user = unquote(username)
+    if user.count("@") == 1:
+        return user, unquote(password)
+    return None, f"{user}:{unquote(password)}"

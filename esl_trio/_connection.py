@@ -88,6 +88,8 @@ class Connection:
         self.cancel_scope = trio.CancelScope()
         #: Set by the runtime when the server's auth/request greeting arrives.
         self.greeted = trio.Event()
+        #: Called once, synchronously, when the connection ends.
+        self.on_end: Callable[[Connection], None] = lambda conn: None
 
     # -- state ---------------------------------------------------------------------
 
@@ -125,6 +127,7 @@ class Connection:
             self._waiting.popleft().fail(lost)
         self._ended.set()
         self.cancel_scope.cancel()
+        self.on_end(self)
 
     # -- the command bus -------------------------------------------------------------
 

@@ -121,15 +121,17 @@ class Receiver(Generic[T]):
         self._pending_gap = StreamGap(GapReason.OVERFLOW, dropped, generation)
 
     def _drop_oldest(self, generation: int) -> None:
-        while isinstance(self._buffer[0], StreamGap):
-            self._buffer.popleft()  # an old marker merges into the new one
+        merged = 0
+        while isinstance(head := self._buffer[0], StreamGap):
+            merged += head.dropped  # an earlier marker merges into this one
+            self._buffer.popleft()
         self._buffer.popleft()
         self._item_count -= 1
-        self._count_drop(generation)
+        self._dropped += 1
+        if not merged:
+            self._gaps += 1
         # The loss happened at the front, so the marker goes there, before the survivors.
-        gap, self._pending_gap = self._pending_gap, None
-        assert gap is not None
-        self._buffer.appendleft(gap)
+        self._buffer.appendleft(StreamGap(GapReason.OVERFLOW, merged + 1, generation))
 
     def mark_gap(self, reason: GapReason, generation: int) -> None:
         """Announce a loss the receiver could not see (a reconnect)."""

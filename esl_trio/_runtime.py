@@ -263,7 +263,7 @@ class EslRuntime:
         if state is RuntimeState.DRAINING:
             raise DrainError("the runtime is shutting down; no new work is accepted")
         conn = self._conn
-        if state is not RuntimeState.READY or conn is None:
+        if state is not RuntimeState.READY or conn is None or not conn.is_open:
             raise NotReadyError(f"no connection to FreeSWITCH ({state.value}); retry later")
         inflight = self._calls + len(self._jobs)
         limit = self.config.backpressure.max_inflight

@@ -98,14 +98,10 @@ class Supervisor:
     # -- the loop --------------------------------------------------------------------
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        failures = 0
         while not self._shutting_down:
-            self.attempt = failures + 1
             try:
                 await self._one_connection(task_status)
-                failures = 0
             except _AttemptFailed as failed:
-                failures += 1
                 self._rt._record_error(failed.cause)
                 try:
                     self._classify_failure(failed.cause)
@@ -114,7 +110,7 @@ class Supervisor:
                     if not self._ever_ready:
                         raise failed.cause from None
                     return
-            if not await self._back_off(failures):
+            if not await self._back_off():
                 return
 
     def _classify_failure(self, cause: BaseException) -> None:
@@ -129,11 +125,16 @@ class Supervisor:
                 StopReason.HANDSHAKE_TIMEOUT if timeout else StopReason.RETRY_DISABLED, cause
             )
 
-    async def _back_off(self, failures: int) -> bool:
-        """Sleep before the next attempt; False when there is none (stopped or shutting down)."""
+    async def _back_off(self) -> bool:
+        """Sleep before the next attempt; False when there is none (stopped or shutting down).
+
+        ``self.attempt`` counts reconnect attempts since the last READY (B-RECON-4: it resets
+        only after a full recovery); attempt ``n`` waits ``policy.delay(n)``.
+        """
         if self._shutting_down:
             return False
         policy = self._config.retry
+        failures = self.attempt
         if policy.exhausted(failures):
             reason = (
                 StopReason.RETRY_DISABLED if not policy.enabled else StopReason.RETRIES_EXHAUSTED
@@ -143,7 +144,8 @@ class Supervisor:
                 last = self._rt._last_error.message if self._rt._last_error else "unknown"
                 raise ConnectError(f"gave up after {failures} attempts; last error: {last}")
             return False
-        self.delay = policy.delay(failures + 1, self._rng)
+        self.attempt += 1
+        self.delay = policy.delay(self.attempt, self._rng)
         self.next_attempt_at = trio.current_time() + self.delay
         self.phase = ReconnectPhase.WAITING
         if self._ever_ready:
@@ -181,12 +183,15 @@ class Supervisor:
             receive_size=limits.receive_size,
             write_timeout=self._config.timeouts.write,
         )
+        conn.on_end = self._on_connection_end
         ready = False
+        failure: BaseException | None = None
         try:
             with conn.cancel_scope:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(conn.run_reader)
-                    ready = await self._establish(conn, deadline)
+                    failure = await self._establish(conn, deadline)
+                    ready = failure is None
                     if ready:
                         self._on_ready(conn, task_status)
                         if self._config.heartbeat.enabled:
@@ -195,7 +200,10 @@ class Supervisor:
         finally:
             await self._after_connection(conn, stream)
         if not ready:
-            raise _AttemptFailed(conn.end_reason or ConnectionLostError("closed", written=False))
+            # The handshake's own verdict wins: after "-ERR invalid" FreeSWITCH also sends a
+            # disconnect notice, which must not turn an auth rejection into a lost connection.
+            cause = failure or conn.end_reason
+            raise _AttemptFailed(cause or ConnectionLostError("closed", written=False))
 
     async def _open_stream(self, deadline: float) -> trio.abc.Stream:
         with trio.move_on_at(deadline) as scope:
@@ -208,8 +216,9 @@ class Supervisor:
         assert scope.cancelled_caught
         raise _AttemptFailed(CommandTimeoutError("connect", self._config.timeouts.handshake))
 
-    async def _establish(self, conn: Connection, deadline: float) -> bool:
-        """Greeting, credentials, restore. On failure: end the connection, return False."""
+    async def _establish(self, conn: Connection, deadline: float) -> BaseException | None:
+        """Greeting, credentials, restore. On failure: end the connection, return the cause."""
+        error: BaseException
         try:
             with trio.fail_at(deadline):
                 await conn.greeted.wait()
@@ -218,12 +227,22 @@ class Supervisor:
             with trio.fail_after(self._config.timeouts.restore):
                 await self._restore(conn)
         except trio.TooSlowError:
-            conn.end(CommandTimeoutError("handshake", self._config.timeouts.handshake))
-            return False
+            error = CommandTimeoutError("handshake", self._config.timeouts.handshake)
         except Exception as exc:
-            conn.end(exc)
-            return False
-        return True
+            error = exc
+        else:
+            return None
+        conn.end(error)
+        return error
+
+    def _on_connection_end(self, conn: Connection) -> None:
+        """Called synchronously when a connection dies: stop accepting work at once."""
+        rt = self._rt
+        if rt._conn is conn:
+            rt._conn = None
+            self.disconnected_at = time.time()
+            if rt._state.value is RuntimeState.READY:
+                rt._state.set(RuntimeState.RECONNECTING)
 
     async def _authenticate(self, conn: Connection, deadline: float) -> None:
         config = self._config
@@ -267,9 +286,6 @@ class Supervisor:
 
     async def _after_connection(self, conn: Connection, stream: trio.abc.Stream) -> None:
         rt = self._rt
-        if rt._conn is conn:
-            rt._conn = None
-            self.disconnected_at = time.time()
         conn.end(ConnectionLostError("connection closed", written=False))
         reason = conn.end_reason
         assert reason is not None
