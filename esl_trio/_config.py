@@ -197,6 +197,19 @@ def _host(_: object, attribute: attrs.Attribute[Any], value: str) -> None:
         raise ValueError(f"host must be a non-empty name without spaces, got {value!r}")
 
 
+def _group(cls: type) -> Any:
+    """A clear TypeError when a group is given as something else (e.g. a dict)."""
+
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, cls):
+            raise TypeError(
+                f"{attribute.name} must be a {cls.__name__}, got {type(value).__name__}: "
+                f"use {cls.__name__}(...)"
+            )
+
+    return check
+
+
 @attrs.frozen(kw_only=True)
 class RuntimeConfig:
     """Everything :func:`open_esl_runtime` needs. Only ``host`` has no default."""
@@ -206,13 +219,19 @@ class RuntimeConfig:
     password: str = attrs.field(default="ClueCon", repr=False)
     #: ``user@domain`` for ``userauth`` (B-AUTH-5); None for plain ``auth``.
     user: str | None = None
-    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
-    heartbeat: HeartbeatConfig = attrs.field(factory=HeartbeatConfig)
-    timeouts: Timeouts = attrs.field(factory=Timeouts)
-    backpressure: BackpressureConfig = attrs.field(factory=BackpressureConfig)
-    subscriptions: SubscriptionConfig = attrs.field(factory=SubscriptionConfig)
-    limits: Limits = attrs.field(factory=Limits)
-    replay: ReplayConfig = attrs.field(factory=ReplayConfig)
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy, validator=_group(RetryPolicy))
+    heartbeat: HeartbeatConfig = attrs.field(
+        factory=HeartbeatConfig, validator=_group(HeartbeatConfig)
+    )
+    timeouts: Timeouts = attrs.field(factory=Timeouts, validator=_group(Timeouts))
+    backpressure: BackpressureConfig = attrs.field(
+        factory=BackpressureConfig, validator=_group(BackpressureConfig)
+    )
+    subscriptions: SubscriptionConfig = attrs.field(
+        factory=SubscriptionConfig, validator=_group(SubscriptionConfig)
+    )
+    limits: Limits = attrs.field(factory=Limits, validator=_group(Limits))
+    replay: ReplayConfig = attrs.field(factory=ReplayConfig, validator=_group(ReplayConfig))
 
     def __attrs_post_init__(self) -> None:
         if any(c in self.password for c in "\r\n\0"):
