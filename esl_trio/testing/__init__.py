@@ -1,0 +1,70 @@
+r"""Test helpers: a scriptable fake FreeSWITCH speaking the real inbound Event Socket protocol.
+
+Run it in-process over memory streams or on loopback TCP; script it; break it on purpose::
+
+    import trio
+    from esl_trio.testing import open_fake_freeswitch
+
+    async def main():
+        async with open_fake_freeswitch("ClueCon") as fs:
+            fs.api_handlers["status"] = lambda args: "+OK all good\n"
+            stream = await fs.connect()                  # or: port = await fs.serve_tcp()
+            assert await stream.receive_some() == b"Content-Type: auth/request\n\n"
+            await stream.send_all(b"auth ClueCon\n\napi status\n\n")
+            await fs.wait_command("api status")          # no polling sleeps
+            fs.emit("CHANNEL_ANSWER", {"Unique-ID": "abc"})   # to subscribers only
+            await fs.drop_all()                          # a fault: cut every connection
+
+    trio.run(main)
+
+What it models (behaviour ids from the contract): the greeting and auth, userauth rights
+(B-WIRE-2, B-AUTH-*); exact reply texts (B-REPLY-2); ``api``/``bgapi`` with BACKGROUND_JOB
+delivered only to subscribed connections whose filters let it through (B-APIW-*, B-BGW-*);
+additive ``event``, ``nixevent``, ``noevents``, CUSTOM subclasses, filters (B-SUBW-*, B-EVN-*);
+plain/json/xml encodings; ``log``, ``sendevent``, ``sendmsg``, ``exit`` (B-CMD-*); replies in
+order with events only between them (B-WIRE-6/7); the bounded per-connection event queue and the
+listener kill after lost events (B-LIM-2).
+
+Fault knobs: :meth:`~FakeFreeSwitch.drop_all`, :meth:`FakeConnection.drop`,
+:meth:`~FakeFreeSwitch.drop_on`, :meth:`~FakeFreeSwitch.cut_next_frame`,
+:attr:`~FakeFreeSwitch.reply_delay`, :meth:`~FakeFreeSwitch.hold_replies`,
+:meth:`~FakeFreeSwitch.silence`, :attr:`~FakeFreeSwitch.trickle`,
+:meth:`~FakeFreeSwitch.send_raw`, :meth:`~FakeFreeSwitch.send_auth_request`,
+:meth:`~FakeFreeSwitch.send_disconnect_notice`, :meth:`~FakeFreeSwitch.send_oversize_frame`,
+:meth:`~FakeFreeSwitch.rude_reject_next`, :meth:`~FakeFreeSwitch.reject_auth_next`,
+:attr:`~FakeFreeSwitch.refuse_connections`, :attr:`~FakeFreeSwitch.bgapi_delay`,
+:meth:`~FakeFreeSwitch.complete_job`, :meth:`~FakeFreeSwitch.restart`.
+
+pytest users: ``pytest_plugins = ["esl_trio.testing.pytest_plugin"]`` gives a
+``fake_freeswitch`` fixture (see :mod:`esl_trio.testing.pytest_plugin`).
+"""
+
+from ._api import ApiHandler as ApiHandler
+from ._api import ApiOutput as ApiOutput
+from ._connection import FakeConnection as FakeConnection
+from ._events import EmittedEvent as EmittedEvent
+from ._fake_server import SHUTDOWN_NOTICE as SHUTDOWN_NOTICE
+from ._fake_server import FakeFreeSwitch as FakeFreeSwitch
+from ._fake_server import FakeOptions as FakeOptions
+from ._fake_server import open_fake_freeswitch as open_fake_freeswitch
+from ._faults import CommandMatch as CommandMatch
+from ._faults import DropRule as DropRule
+from ._faults import ReceivedCommand as ReceivedCommand
+from ._subscriptions import EVENT_NAMES as EVENT_NAMES
+from ._subscriptions import UserCredentials as UserCredentials
+
+__all__ = [
+    "EVENT_NAMES",
+    "SHUTDOWN_NOTICE",
+    "ApiHandler",
+    "ApiOutput",
+    "CommandMatch",
+    "DropRule",
+    "EmittedEvent",
+    "FakeConnection",
+    "FakeFreeSwitch",
+    "FakeOptions",
+    "ReceivedCommand",
+    "UserCredentials",
+    "open_fake_freeswitch",
+]
