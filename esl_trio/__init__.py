@@ -38,11 +38,13 @@ from ._errors import LocalProtocolError as LocalProtocolError
 from ._errors import NotReadyError as NotReadyError
 from ._errors import ProtocolError as ProtocolError
 from ._errors import RemoteProtocolError as RemoteProtocolError
+from ._errors import TruncatedFrameError as TruncatedFrameError
 from ._health import ErrorRecord as ErrorRecord
 from ._health import HealthSnapshot as HealthSnapshot
 from ._health import ReconnectStatus as ReconnectStatus
 from ._hub import EventReceiver as EventReceiver
 from ._jobs import BackgroundJob as BackgroundJob
+from ._logs import LogStream as LogStream
 from ._receivers import GapReason as GapReason
 from ._receivers import Overflow as Overflow
 from ._receivers import Receiver as Receiver
@@ -106,6 +108,7 @@ __all__ = [
     "Limits",
     "LocalProtocolError",
     "LogLine",
+    "LogStream",
     "NotReadyError",
     "Overflow",
     "ProtocolError",
@@ -127,6 +130,7 @@ __all__ = [
     "SubscriptionState",
     "Subscriptions",
     "Timeouts",
+    "TruncatedFrameError",
     "__version__",
     "open_esl_runtime",
     "tcp_connector",

@@ -35,6 +35,7 @@ class EventHub:
         self._everything: list[EventReceiver] = []
         self._interests: dict[EventReceiver, _Interest] = {}
         self._blocked: list[EventReceiver] = []
+        self._dropped_by_closed = 0
 
     @property
     def receivers(self) -> list[EventReceiver]:
@@ -65,10 +66,16 @@ class EventHub:
             self._by_subclass.setdefault(subclass, []).append(receiver)
         return receiver
 
+    def dropped_total(self) -> int:
+        """Events dropped by every receiver ever opened (closed ones included)."""
+        open_drops = sum(r.statistics().dropped for r in self._interests)
+        return self._dropped_by_closed + open_drops
+
     def _remove(self, receiver: EventReceiver) -> None:
         interest = self._interests.pop(receiver, None)
         if interest is None:
             return
+        self._dropped_by_closed += receiver.statistics().dropped
         if interest.everything:
             self._everything.remove(receiver)
         for name in interest.names:

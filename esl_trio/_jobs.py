@@ -54,8 +54,9 @@ class BackgroundJob:
         """The BACKGROUND_JOB event (its ``result`` is the output).
 
         Raises :class:`CommandTimeoutError` when the completion deadline passed,
-        :class:`ConnectionLostError` if the job died before acceptance and
-        :class:`DrainError` if the runtime shut down first.
+        :class:`DrainError` if the runtime shut down first, and the runtime's terminal error
+        (:class:`ConnectionLostError` after retries ran out, :class:`AuthenticationError`,
+        :class:`HandshakeError`) if it stopped for good before the completion arrived.
         """
         await self._done.wait()
         if self._error is not None:
@@ -98,6 +99,9 @@ class JobTracker:
 
     def register(self, job: BackgroundJob) -> None:
         self._jobs[job.job_uuid] = job
+
+    def get(self, job_uuid: str) -> BackgroundJob | None:
+        return self._jobs.get(job_uuid)
 
     def discard(self, job: BackgroundJob) -> None:
         self._jobs.pop(job.job_uuid, None)

@@ -23,10 +23,13 @@ LogReceiver = Receiver[LogLine]
 
 
 class LogStream:
+    """``rt.logs``: open log receivers (``async with rt.logs.receiver(level=6) as lines``)."""
+
     def __init__(self, runtime: EslRuntime) -> None:
         self._rt = runtime
         self._levels: dict[LogReceiver, int] = {}
         self._active_level: int | None = None
+        self._dropped_by_closed = 0
 
     @asynccontextmanager
     async def receiver(
@@ -44,7 +47,11 @@ class LogStream:
             await self._apply_quietly()
 
     def _forget(self, receiver: LogReceiver) -> None:
-        self._levels.pop(receiver, None)
+        if self._levels.pop(receiver, None) is not None:
+            self._dropped_by_closed += receiver.statistics().dropped
+
+    def dropped_total(self) -> int:
+        return self._dropped_by_closed + sum(r.statistics().dropped for r in self._levels)
 
     def _wanted(self) -> int | None:
         return max(self._levels.values(), default=None)

@@ -137,10 +137,11 @@ class Subscriptions:
 
     async def subscribe(self, *names: str) -> None:
         """Receive these events too (``event <format> <names>``, additive)."""
-        state = self._state
-        new = [n for n in _upper(names) if n not in state.names and n != "ALL"]
         if "ALL" in _upper(names):
-            await self.subscribe_all()
+            await self.subscribe_all()  # ALL covers every other name given with it
+            return
+        state = self._state
+        new = [n for n in _upper(names) if n not in state.names]
         if state.all:
             back = [n for n in new if n in state.excluded]
             if back:

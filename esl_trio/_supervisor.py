@@ -158,7 +158,9 @@ class Supervisor:
         self.phase = ReconnectPhase.STOPPED
         self.stop_reason = reason
         self.delay = self.next_attempt_at = None
-        error = cause or ConnectionLostError(f"runtime stopped: {reason.value}", written=False)
+        error = cause or ConnectionLostError(
+            f"runtime stopped ({reason.value}) before the job completed", written=True
+        )
         self._rt._jobs.fail_all(error)
         if reason is not StopReason.EXPLICIT_SHUTDOWN:
             self._rt._state.set(RuntimeState.FAILED)
@@ -190,6 +192,7 @@ class Supervisor:
             with conn.cancel_scope:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(conn.run_reader)
+                    nursery.start_soon(conn.run_watchdog)
                     failure = await self._establish(conn, deadline)
                     ready = failure is None
                     if ready:
@@ -219,15 +222,19 @@ class Supervisor:
     async def _establish(self, conn: Connection, deadline: float) -> BaseException | None:
         """Greeting, credentials, restore. On failure: end the connection, return the cause."""
         error: BaseException
+        timeouts = self._config.timeouts
         try:
             with trio.fail_at(deadline):
                 await conn.greeted.wait()
                 await self._authenticate(conn, deadline)
             self.phase = ReconnectPhase.RESTORING
-            with trio.fail_after(self._config.timeouts.restore):
+            with trio.fail_after(timeouts.restore):
                 await self._restore(conn)
         except trio.TooSlowError:
-            error = CommandTimeoutError("handshake", self._config.timeouts.handshake)
+            if self.phase is ReconnectPhase.RESTORING:
+                error = CommandTimeoutError("restore subscriptions", timeouts.restore)
+            else:
+                error = CommandTimeoutError("handshake", timeouts.handshake)
         except Exception as exc:
             error = exc
         else:
