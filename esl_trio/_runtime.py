@@ -171,7 +171,6 @@ class EslRuntime:
             self._jobs.fail(job, error)
             raise error
         self._jobs.accepted(job, trio.current_time(), self.config.timeouts.bgapi_completion)
-        self._capture("bgapi.ack", {"job_uuid": job.job_uuid, "command": command, "args": args})
         return job
 
     async def sendevent(
@@ -228,6 +227,7 @@ class EslRuntime:
             max_inflight=self.config.backpressure.max_inflight,
             events_received=self._counters["events"],
             events_undecodable=self._counters["undecodable"],
+            events_dropped=self._hub.dropped_total() + self._logs.dropped_total(),
             replies_received=self._counters["replies"],
             jobs_completed=self._jobs.completed,
             jobs_timed_out=self._jobs.timed_out,
@@ -264,17 +264,28 @@ class EslRuntime:
             raise DrainError("the runtime is shutting down; no new work is accepted")
         conn = self._conn
         if state is not RuntimeState.READY or conn is None or not conn.is_open:
-            raise NotReadyError(f"no connection to FreeSWITCH ({state.value}); retry later")
+            raise NotReadyError(self._not_ready_message(state))
         inflight = self._calls + len(self._jobs)
         limit = self.config.backpressure.max_inflight
         if inflight >= limit:
             raise BackpressureError(f"{inflight} commands and jobs in flight (limit {limit})")
         return conn
 
+    def _not_ready_message(self, state: RuntimeState) -> str:
+        if state is RuntimeState.FAILED:
+            reason = self._supervisor.stop_reason
+            cause = self._last_error.message if self._last_error else "unknown"
+            why = reason.value if reason else "failed"
+            return f"the runtime stopped for good ({why}: {cause}); open a new one"
+        if state is RuntimeState.CLOSED:
+            return "the runtime is closed"
+        return f"no connection to FreeSWITCH right now ({state.value}); retry later"
+
     async def _call(self, command: Command, limit: float, kind: str) -> Reply:
         conn = self._gate()
         self._calls += 1
-        self._capture(f"{kind}.dispatch", {"command": command.describe()})
+        if kind != "command":  # the named artifacts only (DESIGN §9)
+            self._capture(f"{kind}.dispatch", _dispatch_payload(command))
         try:
             return await conn.request(command, limit)
         except Exception as exc:
@@ -312,8 +323,7 @@ class EslRuntime:
         if isinstance(message, CommandReply | ApiReply):
             self._counters["replies"] += 1
             if self._sinks:
-                name = "api.reply" if isinstance(message, ApiReply) else "command.reply"
-                self._capture(name, {"reply": _reply_text(message)})
+                self._capture_reply(message)
         elif isinstance(message, LogLine):
             self._logs.deliver(message, conn.generation)
         elif isinstance(message, AuthRequest):
@@ -326,18 +336,27 @@ class EslRuntime:
         counters = self._counters
         sequence = counters["events"] = counters["events"] + 1
         event.envelope = EventEnvelope(conn.generation, sequence, now)
+        if self._sinks:
+            raw = event.raw.decode("utf-8", "replace")
+            self._capture("event.raw", {"format": str(event.format), "raw": raw})
         if not event.name:
             counters["undecodable"] += 1
         elif event.name == "BACKGROUND_JOB" and isinstance(event, BackgroundJobEvent):
             job = self._jobs.complete(event)
             if job is not None and self._sinks:
                 self._capture("bgapi.complete", {"job_uuid": job.job_uuid})
-        if self._sinks:
-            self._capture(
-                "event.raw",
-                {"format": str(event.format), "raw": event.raw.decode("utf-8", "replace")},
-            )
         return self._hub.deliver(event, conn.generation)
+
+    def _capture_reply(self, reply: Reply) -> None:
+        if isinstance(reply, ApiReply):
+            self._capture("api.reply", {"body": reply.text})
+        else:
+            headers = [list(pair) for pair in reply.headers.items()]
+            self._capture("command.reply", {"reply_text": reply.text, "headers": headers})
+            job = self._jobs.get(reply.job_uuid) if reply.job_uuid else None
+            if job is not None:  # captured here, in socket order (B-REPLAY-5)
+                payload = {"job_uuid": job.job_uuid, "command": job.command, "args": job.args}
+                self._capture("bgapi.ack", payload)
 
     def _capture(self, name: str, payload: dict[str, Any]) -> None:
         if not self._sinks:
@@ -351,6 +370,15 @@ class EslRuntime:
                 sink(artifact)
             except Exception:
                 self._counters["sink_errors"] += 1
+
+
+def _dispatch_payload(command: Command) -> dict[str, Any]:
+    payload: dict[str, Any] = {"command": command.describe()}
+    if isinstance(command, Api | BgApi):
+        payload.update(name=command.command, args=command.args)
+    if isinstance(command, BgApi):
+        payload["job_uuid"] = command.job_uuid
+    return payload
 
 
 def _reply_text(reply: Reply | None) -> str:
