@@ -57,12 +57,25 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import trio
+
 ROOT = Path(__file__).resolve().parent.parent
 try:
     import esl_trio  # noqa: F401
 except ImportError:  # run from a checkout without an editable install
     sys.path.insert(0, str(ROOT))
 
+from esl_trio import (  # noqa: E402
+    BackgroundJob,
+    BackpressureConfig,
+    HeartbeatConfig,
+    RetryPolicy,
+    RuntimeConfig,
+    StreamGap,
+    SubscriptionConfig,
+    Timeouts,
+    open_esl_runtime,
+)
 from esl_trio.protocol import (  # noqa: E402
     CONNECTION_CLOSED,
     NEED_DATA,
@@ -566,16 +579,9 @@ def rss_bytes() -> int:
 # == the esl-trio side ==========================================================================
 
 
-def runtime_config(port: int, fmt: EventFormat, events: list[str], max_inflight: int = 1000):
-    from esl_trio import (
-        BackpressureConfig,
-        HeartbeatConfig,
-        RetryPolicy,
-        RuntimeConfig,
-        SubscriptionConfig,
-        Timeouts,
-    )
-
+def runtime_config(
+    port: int, fmt: EventFormat, events: list[str], max_inflight: int = 1000
+) -> RuntimeConfig:
     return RuntimeConfig(
         host=HOST,
         port=port,
@@ -590,10 +596,6 @@ def runtime_config(port: int, fmt: EventFormat, events: list[str], max_inflight:
 
 async def esl_events(port: int, fmt: EventFormat, count: int, names: list[str]) -> dict[str, Any]:
     """Seconds from ``api bench_blast`` to the consumer's last event; drops and gaps."""
-    import trio
-
-    from esl_trio import StreamGap, open_esl_runtime
-
     async with open_esl_runtime(runtime_config(port, fmt, names)) as rt:
         seen = gaps = bad = 0
         finished = 0.0
@@ -616,35 +618,36 @@ async def esl_events(port: int, fmt: EventFormat, count: int, names: list[str]) 
 
             async def watch(cancel: trio.CancelScope) -> None:
                 # With drops the consumer never sees `count` events: stop once all arrived.
+                nonlocal finished
                 while True:
                     await trio.sleep(0.2)
                     stats = receiver.statistics()
                     if stats.dropped and stats.delivered + stats.dropped >= count:
                         await trio.sleep(0.2)
-                        nonlocal finished
                         finished = time.perf_counter()
                         cancel.cancel()
 
             with trio.fail_after(60 + count / 1000):
                 async with trio.open_nursery() as nursery:
                     started = time.perf_counter()
-                    await rt.api("bench_blast", str(count))
+                    reply = await rt.api("bench_blast", str(count))
+                    if reply.is_error:
+                        sys.exit(f"bench_blast refused: {reply.text.strip()}")
                     nursery.start_soon(consume, nursery.cancel_scope)
                     nursery.start_soon(watch, nursery.cancel_scope)
-        health = rt.health()
+            # Before the receiver closes: health() only sums the receivers still open.
+            dropped = rt.health().events_dropped
     if bad:
         sys.exit(f"esl-trio: {bad} events without a CHANNEL_* name or Unique-ID")
     return {
         "seconds": finished - started,
         "seen": seen,
-        "dropped": health.events_dropped,
+        "dropped": dropped,
         "gaps": gaps,
     }
 
 
 async def esl_api(port: int, calls: int) -> float:
-    from esl_trio import open_esl_runtime
-
     async with open_esl_runtime(runtime_config(port, EventFormat.PLAIN, [])) as rt:
         reply = await rt.api("status")
         if not reply.text.startswith("UP "):
@@ -657,10 +660,6 @@ async def esl_api(port: int, calls: int) -> float:
 
 
 async def esl_bgapi(port: int, jobs: int, tasks: int, trace: bool) -> dict[str, float]:
-    import trio
-
-    from esl_trio import BackgroundJob, open_esl_runtime
-
     config = runtime_config(port, JOB_FORMAT, [], max_inflight=jobs + 100)
     async with open_esl_runtime(config) as rt:
         await rt.api("bench_hold")
@@ -702,9 +701,15 @@ async def esl_bgapi(port: int, jobs: int, tasks: int, trace: bool) -> dict[str, 
 # == harness ====================================================================================
 
 
-def run_trio(fn: Callable[..., Any], *args: Any) -> Any:
-    import trio
+def rss_probe(side: str, port: int, jobs: int, tasks: int) -> float:
+    """RSS growth per pending job, measured by a fresh process of this file."""
+    argv = [sys.executable, __file__, "--rss-probe", side, "--port", str(port)]
+    argv += ["--jobs", str(jobs), "--tasks", str(tasks)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
+    return float(done.stdout.split()[-1])
 
+
+def run_trio(fn: Callable[..., Any], *args: Any) -> Any:
     return trio.run(fn, *args)
 
 
@@ -736,10 +741,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also profile each measure")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rss-probe", choices=["esl", "base"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     formats = [EventFormat(f.strip()) for f in args.formats.split(",") if f.strip()]
     if args.serve:
         serve(args.pool, formats)
+        return 0
+    if args.rss_probe:  # one bgapi pass in a fresh process: RSS growth not hidden by reuse
+        if args.rss_probe == "esl":
+            result = run_trio(esl_bgapi, args.port, args.jobs, args.tasks, False)
+        else:
+            result = baseline_bgapi(args.port, args.jobs, args.tasks, False)
+        print(result["rss"])
         return 0
     if min(args.events, args.api_calls, args.jobs, args.tasks, args.repeat, args.pool) < 1:
         parser.error("sizes must be at least 1")
@@ -769,7 +783,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{time.perf_counter() - started:.1f} s)"
         )
 
-        # 3. bgapi first: the RSS delta is least disturbed in a young process.
+        # 3. bgapi jobs pending, then completed.
         runs = [run_trio(esl_bgapi, port, args.jobs, args.tasks, False) for _ in range(args.repeat)]
         traced = run_trio(esl_bgapi, port, args.jobs, args.tasks, True)
         base_runs = [baseline_bgapi(port, args.jobs, args.tasks, False) for _ in range(args.repeat)]
@@ -792,9 +806,9 @@ def main(argv: list[str] | None = None) -> int:
             None,
         )
         row(
-            "bytes/pending job, RSS delta",
-            runs[0]["rss"],
-            base_runs[0]["rss"],
+            "bytes/pending job, RSS (fresh process)",
+            rss_probe("esl", port, args.jobs, args.tasks),
+            rss_probe("base", port, args.jobs, args.tasks),
             "{:,.0f}",
             "",
             None,
