@@ -50,8 +50,10 @@ from ._receivers import Overflow as Overflow
 from ._receivers import Receiver as Receiver
 from ._receivers import ReceiverStatistics as ReceiverStatistics
 from ._receivers import StreamGap as StreamGap
+from ._replay import JsonLinesSink as JsonLinesSink
 from ._replay import ReplayArtifact as ReplayArtifact
 from ._replay import ReplaySink as ReplaySink
+from ._replay import load_capture as load_capture
 from ._runtime import EslRuntime as EslRuntime
 from ._runtime import EventStream as EventStream
 from ._runtime import open_esl_runtime as open_esl_runtime
@@ -105,6 +107,7 @@ __all__ = [
     "HealthSnapshot",
     "HeartbeatConfig",
     "HeartbeatEvent",
+    "JsonLinesSink",
     "Limits",
     "LocalProtocolError",
     "LogLine",
@@ -132,6 +135,7 @@ __all__ = [
     "Timeouts",
     "TruncatedFrameError",
     "__version__",
+    "load_capture",
     "open_esl_runtime",
     "tcp_connector",
 ]

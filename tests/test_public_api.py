@@ -13,6 +13,7 @@ PINNED_TOP_LEVEL = {
     "DrainError", "ErrorRecord", "EslError", "EslRuntime", "Event", "EventDecodeError",
     "EventEnvelope", "EventFormat", "EventReceiver", "EventStream", "GapReason",
     "HandshakeError", "HealthSnapshot", "HeartbeatConfig", "HeartbeatEvent", "Limits",
+    "JsonLinesSink", "load_capture",
     "LocalProtocolError", "LogLine", "LogStream", "TruncatedFrameError", "NotReadyError",
     "Overflow", "ProtocolError",
     "ReceiverStatistics", "Receiver", "ReconnectPhase", "ReconnectStatus",

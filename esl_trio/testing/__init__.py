@@ -50,6 +50,7 @@ from ._fake_server import open_fake_freeswitch as open_fake_freeswitch
 from ._faults import CommandMatch as CommandMatch
 from ._faults import DropRule as DropRule
 from ._faults import ReceivedCommand as ReceivedCommand
+from ._replay_script import ReplayScript as ReplayScript
 from ._subscriptions import EVENT_NAMES as EVENT_NAMES
 from ._subscriptions import UserCredentials as UserCredentials
 
@@ -65,6 +66,7 @@ __all__ = [
     "FakeFreeSwitch",
     "FakeOptions",
     "ReceivedCommand",
+    "ReplayScript",
     "UserCredentials",
     "open_fake_freeswitch",
 ]

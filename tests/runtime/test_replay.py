@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from esl_trio import Event, ReplayArtifact, ReplayConfig, SubscriptionConfig, open_esl_runtime
-from esl_trio._replay import JsonLinesSink, load_capture
-from esl_trio.testing import FakeFreeSwitch, open_fake_freeswitch
-from esl_trio.testing._replay_script import ReplayScript
+from esl_trio import (
+    Event,
+    JsonLinesSink,
+    ReplayArtifact,
+    ReplayConfig,
+    SubscriptionConfig,
+    load_capture,
+    open_esl_runtime,
+)
+from esl_trio.testing import FakeFreeSwitch, ReplayScript, open_fake_freeswitch
 from tests.runtime.conftest import base_config
 
 
