@@ -15,7 +15,9 @@ runtime's synchronous ``dispatch`` callback.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -90,6 +92,8 @@ class Connection:
         self.last_activity = trio.current_time()
         self.cancel_scope = trio.CancelScope()
         self._watch_scope: trio.CancelScope | None = None
+        # Plain TCP sockets are written directly when they can take the bytes at once.
+        self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else None
         self._write_deadline = math.inf
         #: Set by the runtime when the server's auth/request greeting arrives.
         self.greeted = trio.Event()
@@ -177,6 +181,29 @@ class Connection:
             raise ConnectionLostError(f"connection lost: {self.end_reason}", written=written)
 
     async def _write(self, data: bytes) -> None:
+        if self._fd is not None:
+            data = self._write_now(data)
+            if not data:
+                return
+        await self._write_rest(data)
+
+    def _write_now(self, data: bytes) -> bytes:
+        """Write what the socket takes right away; return the rest.
+
+        A command is a few dozen bytes and the socket buffer is almost never full, so this
+        skips ``send_all``'s forced scheduling pass: about a third of an api round trip.
+        """
+        assert self._fd is not None
+        try:
+            written = os.write(self._fd, data)
+        except BlockingIOError:
+            return data
+        except OSError as exc:
+            self.end(exc)
+            raise ConnectionLostError(f"write failed: {exc!r}", written=False) from exc
+        return data[written:]
+
+    async def _write_rest(self, data: bytes) -> None:
         # Shielded: a half-written command would corrupt the stream. A peer that stops
         # reading is caught by the watchdog (write deadline), which ends the connection; the
         # stream is then closed under us and send_all fails.
@@ -252,9 +279,9 @@ class Connection:
             self.end(exc)
 
     async def _read_loop(self) -> None:
-        protocol, stream = self.protocol, self.stream
+        protocol = self.protocol
         while True:
-            data = await stream.receive_some(self._receive_size)
+            data = await self._receive()
             now = self.last_activity = trio.current_time()
             protocol.receive_data(data)
             while True:
@@ -274,6 +301,24 @@ class Connection:
         for receiver in blocked:
             await receiver.wait_writable()
             receiver.offer(message, self.generation)
+
+    async def _receive(self) -> bytes | bytearray:
+        fd = self._fd
+        if fd is None:
+            return await self.stream.receive_some(self._receive_size)
+        # Plain TCP: read directly. When we had to wait for the bytes, everyone else ran
+        # meanwhile, so the scheduling pass receive_some forces after every read is skipped
+        # (a third of an api round trip); when bytes keep coming, yield once per read so a
+        # fast server cannot starve the consumers.
+        try:
+            data = os.read(fd, self._receive_size)
+        except BlockingIOError:
+            while True:
+                await trio.lowlevel.wait_readable(fd)
+                with contextlib.suppress(BlockingIOError):
+                    return os.read(fd, self._receive_size)
+        await trio.lowlevel.checkpoint()
+        return data
 
     def _deliver_reply(self, reply: Reply) -> None:
         # ClientProtocol already raised if nothing was waiting, so the deque is not empty.

@@ -21,6 +21,7 @@ def test_all_is_pinned():
             "FakeFreeSwitch",
             "FakeOptions",
             "ReceivedCommand",
+            "ReplayScript",
             "UserCredentials",
             "open_fake_freeswitch",
         ]
