@@ -78,19 +78,24 @@ class CommandReply:
 
 
 @attrs.frozen
-class ApiReply:
-    """``api/response``: the output of an ``api`` command, kept verbatim (B-APIW-1/2).
-
-    ``-ERR nosuchcommand Command not found!`` is still an api reply, not a command error.
-    """
+class _WithBody:
+    """A message whose payload is its body (bytes kept verbatim)."""
 
     body: bytes
     headers: Headers = attrs.field(factory=Headers, repr=False)
 
     @property
     def text(self) -> str:
-        """The output decoded as UTF-8 (undecodable bytes replaced)."""
+        """The body decoded as UTF-8 (undecodable bytes replaced)."""
         return self.body.decode("utf-8", "replace")
+
+
+@attrs.frozen
+class ApiReply(_WithBody):
+    """``api/response``: the output of an ``api`` command, kept verbatim (B-APIW-1/2).
+
+    ``-ERR nosuchcommand Command not found!`` is still an api reply, not a command error.
+    """
 
     @property
     def ok(self) -> bool:
@@ -104,15 +109,8 @@ class ApiReply:
 
 
 @attrs.frozen
-class DisconnectNotice:
+class DisconnectNotice(_WithBody):
     """``text/disconnect-notice``: the server is closing, or (linger) a channel ended (B-DISC-*)."""
-
-    body: bytes
-    headers: Headers = attrs.field(factory=Headers, repr=False)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
 
     @property
     def disposition(self) -> str | None:
@@ -126,27 +124,13 @@ class DisconnectNotice:
 
 
 @attrs.frozen
-class RudeRejection:
+class RudeRejection(_WithBody):
     """``text/rude-rejection``: the server's ACL refused this client (B-WIRE-3)."""
-
-    body: bytes
-    headers: Headers = attrs.field(factory=Headers, repr=False)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
 
 
 @attrs.frozen
-class LogLine:
+class LogLine(_WithBody):
     """``log/data``: one FreeSWITCH log line, after ``log <level>`` (B-CT-3)."""
-
-    body: bytes
-    headers: Headers = attrs.field(factory=Headers, repr=False)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
 
     @property
     def level(self) -> int | None:
