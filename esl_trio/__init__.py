@@ -41,6 +41,7 @@ from ._errors import RemoteProtocolError as RemoteProtocolError
 from ._errors import TruncatedFrameError as TruncatedFrameError
 from ._health import ErrorRecord as ErrorRecord
 from ._health import HealthSnapshot as HealthSnapshot
+from ._health import Permissions as Permissions
 from ._health import ReconnectStatus as ReconnectStatus
 from ._hub import EventReceiver as EventReceiver
 from ._jobs import BackgroundJob as BackgroundJob
@@ -114,6 +115,7 @@ __all__ = [
     "LogStream",
     "NotReadyError",
     "Overflow",
+    "Permissions",
     "ProtocolError",
     "ReceiverStatistics",
     "Receiver",

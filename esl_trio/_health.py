@@ -9,8 +9,9 @@ import attrs
 
 from ._receivers import ReceiverStatistics
 from ._state import ReconnectPhase, RuntimeState, StopReason
+from .protocol import CommandReply
 
-__all__ = ["ErrorRecord", "HealthSnapshot", "ReconnectStatus"]
+__all__ = ["ErrorRecord", "HealthSnapshot", "Permissions", "ReconnectStatus"]
 
 
 @attrs.frozen
@@ -24,6 +25,32 @@ class ErrorRecord:
     @classmethod
     def of(cls, error: BaseException, at: float) -> ErrorRecord:
         return cls(type(error).__name__, str(error), at)
+
+
+def _names(value: str | None) -> frozenset[str] | None:
+    """``all`` (or absent) means unrestricted (None); else the listed names."""
+    if value is None or value.strip().lower() == "all":
+        return None
+    return frozenset(v.strip() for v in value.replace(",", " ").split() if v.strip())
+
+
+@attrs.frozen
+class Permissions:
+    """What a ``userauth`` login may do, from the ``Allowed-*`` reply headers (B-AUTH-5).
+
+    None means unrestricted. The runtime does not enforce these (FreeSWITCH does, with
+    ``-ERR permission denied``); they are kept so callers can check before asking.
+    """
+
+    events: frozenset[str] | None
+    api: frozenset[str] | None
+    log: bool
+
+    @classmethod
+    def from_reply(cls, reply: CommandReply) -> Permissions:
+        log = (reply.headers.get("Allowed-LOG") or "true").strip().lower() != "false"
+        events = _names(reply.headers.get("Allowed-Events"))
+        return cls(events=events, api=_names(reply.headers.get("Allowed-API")), log=log)
 
 
 @attrs.frozen

@@ -29,7 +29,7 @@ from ._errors import (
     DrainError,
     NotReadyError,
 )
-from ._health import ErrorRecord, HealthSnapshot
+from ._health import ErrorRecord, HealthSnapshot, Permissions
 from ._hub import EventHub, EventReceiver
 from ._jobs import BackgroundJob, JobTracker
 from ._logs import LogStream
@@ -116,6 +116,7 @@ class EslRuntime:
         self._capture_seq = 0
         self._sinks = config.replay.sinks
         self._last_error: ErrorRecord | None = None
+        self._permissions: Permissions | None = None
         self._supervisor = Supervisor(self)
 
     # -- public surface --------------------------------------------------------------
@@ -129,6 +130,11 @@ class EslRuntime:
     def logs(self) -> LogStream:
         """FreeSWITCH log lines (``log <level>``), restored after reconnects."""
         return self._logs
+
+    @property
+    def permissions(self) -> Permissions | None:
+        """``userauth`` rights (``Allowed-*`` headers) of the current login; None for ``auth``."""
+        return self._permissions
 
     @property
     def state(self) -> RuntimeState:

@@ -31,7 +31,7 @@ from ._errors import (
     ConnectionLostError,
     HandshakeError,
 )
-from ._health import ErrorRecord, ReconnectStatus
+from ._health import ErrorRecord, Permissions, ReconnectStatus
 from ._receivers import GapReason
 from ._state import ReconnectPhase, RuntimeState, StopReason
 from .protocol import (
@@ -263,6 +263,7 @@ class Supervisor:
         if not isinstance(reply, CommandReply) or not reply.is_auth_accepted:
             text = reply.reason if isinstance(reply, CommandReply) else "unexpected reply"
             raise AuthenticationError(text)
+        self._rt._permissions = Permissions.from_reply(reply) if config.user else None
 
     async def _restore(self, conn: Connection) -> None:
         """Events first, then filters, then the log level (B-SUBS-10); each must say +OK."""

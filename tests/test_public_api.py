@@ -15,7 +15,7 @@ PINNED_TOP_LEVEL = {
     "HandshakeError", "HealthSnapshot", "HeartbeatConfig", "HeartbeatEvent", "Limits",
     "JsonLinesSink", "load_capture",
     "LocalProtocolError", "LogLine", "LogStream", "TruncatedFrameError", "NotReadyError",
-    "Overflow", "ProtocolError",
+    "Overflow", "Permissions", "ProtocolError",
     "ReceiverStatistics", "Receiver", "ReconnectPhase", "ReconnectStatus",
     "RemoteProtocolError", "ReplayArtifact", "ReplayConfig", "ReplaySink", "RetryPolicy",
     "RuntimeConfig", "RuntimeState", "SendMsg", "StopReason", "StreamGap",

@@ -420,3 +420,39 @@ async def test_command_escape_hatch(fs: FakeFreeSwitch, rt: EslRuntime) -> None:
     assert reply.text == "+OK event listener enabled json"  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="managed"):
         await rt.command(Exit())
+
+
+async def test_userauth_rights_are_kept_B_AUTH_5() -> None:
+    from esl_trio.testing import UserCredentials
+
+    users = {
+        "1000@default": UserCredentials(
+            "pw", allowed_events=("CHANNEL_ANSWER", "BACKGROUND_JOB"), allowed_api=("status",)
+        )
+    }
+    async with open_fake_freeswitch(users=users) as fs:
+        config = base_config(user="1000@default", password="pw")
+        async with open_esl_runtime(config, connector=fs.connector) as rt:
+            rights = rt.permissions
+            assert rights is not None
+            assert rights.api == frozenset({"status"})
+            assert rights.events == frozenset({"CHANNEL_ANSWER", "BACKGROUND_JOB"})
+        async with open_esl_runtime(base_config(), connector=fs.connector) as rt:
+            assert rt.permissions is None  # plain auth: unrestricted
+
+
+async def test_subscription_error_leaves_desired_state_unchanged_B_SUBS_7() -> None:
+    from esl_trio.testing import UserCredentials
+
+    allowed = ("CHANNEL_ANSWER", "BACKGROUND_JOB")
+    users = {"1000@default": UserCredentials("pw", allowed_events=allowed)}
+    async with open_fake_freeswitch(users=users) as fs:
+        config = base_config(user="1000@default", password="pw")
+        async with open_esl_runtime(config, connector=fs.connector) as rt:
+            before = rt.subscriptions.state
+            with pytest.raises(CommandError, match="permission denied"):
+                await rt.subscriptions.subscribe("CHANNEL_HANGUP")
+            assert rt.subscriptions.state == before
+            await rt.subscriptions.subscribe("CHANNEL_ANSWER")  # the next change still works
+            assert rt.subscriptions.state.names == ("CHANNEL_ANSWER",)
+            assert rt.state is RuntimeState.READY
