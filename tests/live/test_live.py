@@ -52,3 +52,33 @@ async def test_heartbeat_subscription() -> None:
                 event = await beats.receive()
         assert isinstance(event, HeartbeatEvent)
         assert event.core_uuid
+
+
+async def test_server_side_kill_reconnect_restore_and_work() -> None:
+    """Kill our socket from the server (``reload mod_event_socket``); watch recovery."""
+    from esl_trio import RetryPolicy, SubscriptionConfig
+
+    config = live_config()
+    config = type(config)(
+        host=config.host,
+        port=config.port,
+        password=config.password,
+        user=config.user,
+        retry=RetryPolicy(initial_delay=1, max_delay=5),
+        subscriptions=SubscriptionConfig(events=["HEARTBEAT", "CHANNEL_CREATE"]),
+    )
+    async with open_esl_runtime(config) as rt:
+        with trio.move_on_after(5):  # the reload takes our connection down with it
+            await rt.bgapi("reload", "mod_event_socket")
+        with trio.fail_after(60):
+            await rt.wait_state(RuntimeState.RECONNECTING)
+            await rt.wait_state(RuntimeState.READY)
+        assert rt.health().generation >= 2
+        assert b"FreeSWITCH" in (await rt.api("status")).body
+        job = await rt.bgapi("status")
+        with trio.fail_after(30):
+            await job.wait()
+        async with rt.events.receiver("HEARTBEAT") as beats:
+            with trio.fail_after(25):
+                event = await beats.receive()
+        assert isinstance(event, HeartbeatEvent)  # restored subscription delivers
