@@ -95,6 +95,8 @@ class Connection:
         # Plain TCP sockets are written directly when they can take the bytes at once.
         self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else None
         self._write_deadline = math.inf
+        #: The command the reply being dispatched answers (for replay capture).
+        self.last_reply_command: Command | None = None
         #: Set by the runtime when the server's auth/request greeting arrives.
         self.greeted = trio.Event()
         #: Called once, synchronously, when the connection ends.
@@ -325,4 +327,5 @@ class Connection:
         slot = self._waiting.popleft()
         if not slot.abandoned:
             slot.resolve(reply)
+        self.last_reply_command = slot.command
         self._dispatch(self, reply, self.last_activity)

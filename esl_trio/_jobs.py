@@ -91,14 +91,21 @@ class JobTracker:
         self._timer_scope: trio.CancelScope | None = None
         self.completed = 0
         self.timed_out = 0
+        self._awaiting_ack: set[str] = set()
         #: Called whenever a job settles (the drain waits on it).
         self.on_change: Callable[[], None] = lambda: None
 
     def __len__(self) -> int:
         return len(self._jobs)
 
+    @property
+    def unaccepted(self) -> int:
+        """Registered jobs whose caller has not seen the acceptance yet."""
+        return len(self._awaiting_ack)
+
     def register(self, job: BackgroundJob) -> None:
         self._jobs[job.job_uuid] = job
+        self._awaiting_ack.add(job.job_uuid)
 
     def get(self, job_uuid: str) -> BackgroundJob | None:
         return self._jobs.get(job_uuid)
@@ -108,6 +115,7 @@ class JobTracker:
 
     def accepted(self, job: BackgroundJob, now: float, timeout: float) -> None:
         """Start the completion deadline (unless the completion already arrived)."""
+        self._awaiting_ack.discard(job.job_uuid)
         job.accepted_at = now
         if job.done:
             return
@@ -119,6 +127,8 @@ class JobTracker:
     def complete(self, event: BackgroundJobEvent) -> BackgroundJob | None:
         """Resolve the job this BACKGROUND_JOB belongs to; unknown ids are ignored (B-BG-6)."""
         job = self._jobs.pop(event.job_uuid or "", None)
+        if job is not None:
+            self._awaiting_ack.discard(job.job_uuid)
         if job is not None and job._settle(event, None):
             self.completed += 1
             self.on_change()
@@ -127,6 +137,7 @@ class JobTracker:
 
     def fail(self, job: BackgroundJob, error: BaseException) -> None:
         self._jobs.pop(job.job_uuid, None)
+        self._awaiting_ack.discard(job.job_uuid)
         job._settle(None, error)
         self.on_change()
 

@@ -271,7 +271,8 @@ class EslRuntime:
         conn = self._conn
         if state is not RuntimeState.READY or conn is None or not conn.is_open:
             raise NotReadyError(self._not_ready_message(state))
-        inflight = self._calls + len(self._jobs)
+        # A job still waiting for its acceptance is also a call in flight: count it once.
+        inflight = self._calls + len(self._jobs) - self._jobs.unaccepted
         limit = self.config.backpressure.max_inflight
         if inflight >= limit:
             raise BackpressureError(f"{inflight} commands and jobs in flight (limit {limit})")
@@ -316,6 +317,7 @@ class EslRuntime:
     async def _apply_subscription(
         self, commands: list[Command], kind: str, detail: dict[str, object]
     ) -> None:
+        self._gate()  # refused changes leave no artifact (B-REPLAY-6)
         artifact = "filter.mutate" if kind == "filter" else "subscription.mutate"
         self._capture(artifact, {"kind": kind, **detail})
         for command in commands:
@@ -329,7 +331,7 @@ class EslRuntime:
         if isinstance(message, CommandReply | ApiReply):
             self._counters["replies"] += 1
             if self._sinks:
-                self._capture_reply(message)
+                self._capture_reply(message, conn.last_reply_command)
         elif isinstance(message, LogLine):
             self._logs.deliver(message, conn.generation)
         elif isinstance(message, AuthRequest):
@@ -353,9 +355,12 @@ class EslRuntime:
                 self._capture("bgapi.complete", {"job_uuid": job.job_uuid})
         return self._hub.deliver(event, conn.generation)
 
-    def _capture_reply(self, reply: Reply) -> None:
+    def _capture_reply(self, reply: Reply, command: Command | None) -> None:
         if isinstance(reply, ApiReply):
-            self._capture("api.reply", {"body": reply.text})
+            payload: dict[str, Any] = {"body": reply.text}
+            if isinstance(command, Api):  # pairs the reply with its command, not by order
+                payload.update(name=command.command, args=command.args)
+            self._capture("api.reply", payload)
         else:
             headers = [list(pair) for pair in reply.headers.items()]
             self._capture("command.reply", {"reply_text": reply.text, "headers": headers})

@@ -30,7 +30,6 @@ from .protocol import (
 __all__ = ["SubscriptionState", "Subscriptions"]
 
 JOB_EVENT = "BACKGROUND_JOB"
-JOB_FILTER = ("Event-Name", JOB_EVENT)
 
 
 def _upper(names: Iterable[str]) -> tuple[str, ...]:
@@ -73,10 +72,20 @@ class SubscriptionState:
         )
 
     def wire_filters(self) -> tuple[tuple[str, str], ...]:
-        """Filters as applied on the socket: the job filter first when any user filter exists."""
-        if not self.filters or _has_job_filter(self.filters):
+        """Filters as applied on the socket.
+
+        Once any user filter exists FreeSWITCH drops every event no positive filter matches,
+        so the runtime's own events (BACKGROUND_JOB, and HEARTBEAT when liveness uses it) get
+        an ``Event-Name`` filter in front, unless the user already has one for them.
+        """
+        if not self.filters:
             return self.filters
-        return (JOB_FILTER, *self.filters)
+        internal = tuple(
+            ("Event-Name", name)
+            for name in self.internal
+            if not _has_name_filter(self.filters, name)
+        )
+        return (*internal, *self.filters)
 
     def restore_commands(self) -> list[Command]:
         """Everything a fresh connection needs, in order: events, exclusions, filters."""
@@ -102,8 +111,8 @@ class SubscriptionState:
         }
 
 
-def _has_job_filter(filters: Iterable[tuple[str, str]]) -> bool:
-    return any(h.lower() == "event-name" and v == JOB_EVENT for h, v in filters)
+def _has_name_filter(filters: Iterable[tuple[str, str]], name: str) -> bool:
+    return any(h.lower() == "event-name" and v == name for h, v in filters)
 
 
 def filter_commands(before: SubscriptionState, after: SubscriptionState) -> list[Command]:

@@ -29,6 +29,7 @@ from ._errors import (
     CommandTimeoutError,
     ConnectError,
     ConnectionLostError,
+    DrainError,
     HandshakeError,
 )
 from ._health import ErrorRecord, Permissions, ReconnectStatus
@@ -44,6 +45,7 @@ from .protocol import (
     Exit,
     ProtocolError,
     RudeRejection,
+    TruncatedFrameError,
     UserAuth,
 )
 
@@ -117,7 +119,10 @@ class Supervisor:
         first = not self._ever_ready
         if isinstance(cause, AuthenticationError):
             raise _Stop(StopReason.AUTH_REJECTED, cause)
-        if isinstance(cause, HandshakeError | ProtocolError):
+        # A stream cut mid-frame is a lost connection, not a peer that speaks another protocol.
+        if isinstance(cause, HandshakeError | ProtocolError) and not isinstance(
+            cause, TruncatedFrameError
+        ):
             raise _Stop(StopReason.PROTOCOL_FAILURE, cause)
         if first and not self._config.retry.retry_first_connect:
             timeout = isinstance(cause, CommandTimeoutError)
@@ -131,8 +136,8 @@ class Supervisor:
         ``self.attempt`` counts reconnect attempts since the last READY (B-RECON-4: it resets
         only after a full recovery); attempt ``n`` waits ``policy.delay(n)``.
         """
-        if self._shutting_down:
-            return False
+        if self._shutting_down or self._rt._state.value is RuntimeState.DRAINING:
+            return False  # a loss during the drain never reconnects (B-DRAIN-4)
         policy = self._config.retry
         failures = self.attempt
         if policy.exhausted(failures):
@@ -248,6 +253,8 @@ class Supervisor:
         if rt._conn is conn:
             rt._conn = None
             self.disconnected_at = time.time()
+            if not self._shutting_down and conn.end_reason is not None:
+                rt._record_error(conn.end_reason)
             if rt._state.value is RuntimeState.READY:
                 rt._state.set(RuntimeState.RECONNECTING)
 
@@ -282,6 +289,9 @@ class Supervisor:
             self.reconnects += 1
             rt._hub.mark_gap(GapReason.RECONNECT, conn.generation)
             rt._logs.mark_gap(conn.generation)
+        if rt._state.value is RuntimeState.DRAINING:
+            conn.end(DrainError("the runtime started shutting down during the handshake"))
+            return
         rt._conn = conn
         rt._last_error = None  # G-31: a full recovery clears the last error
         self.phase = ReconnectPhase.IDLE

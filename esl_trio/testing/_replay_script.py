@@ -44,6 +44,13 @@ class ReplayScript:
             payload = artifact.payload
             if artifact.name == "api.dispatch":
                 pending.append((payload["name"], payload.get("args", "")))
+            elif artifact.name == "api.reply" and "name" in payload:
+                # The reply names its command: no reliance on order (liveness probes and
+                # failed dispatches have no counterpart).
+                key = (payload["name"], payload.get("args", ""))
+                if key in pending:
+                    pending.remove(key)
+                outputs[key].append(payload["body"])
             elif artifact.name == "api.reply" and pending:
                 outputs[pending.popleft()].append(payload["body"])
             elif artifact.name == "event.raw":

@@ -403,3 +403,63 @@ async def test_new_work_during_drain_is_refused_and_no_reconnect_follows_B_DRAIN
     assert rt.state is RuntimeState.CLOSED
     await trio.sleep(60)
     assert len(fs.all_connections) == 1
+
+
+async def test_loss_during_drain_never_reconnects_B_DRAIN_5(
+    autojump_clock: trio.abc.Clock, fs: FakeFreeSwitch, open_runtime: OpenRuntime
+) -> None:
+    fs.auto_complete_jobs = False
+    async with open_runtime(backpressure=BackpressureConfig(drain_timeout=10)) as rt:
+        job = await rt.bgapi("originate", "x")  # pending: the drain waits for it
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(rt.aclose)
+            await rt.wait_state(RuntimeState.DRAINING)
+            await fs.drop_all()
+            await trio.sleep(5)
+            assert rt.state is RuntimeState.DRAINING  # not RECONNECTING, not READY
+            assert len(fs.all_connections) == 1
+        with pytest.raises(DrainError):
+            await job.wait()
+    assert rt.state is RuntimeState.CLOSED
+    assert len(fs.all_connections) == 1
+
+
+async def test_bgapi_counts_once_against_max_inflight_B_BP_1(
+    autojump_clock: trio.abc.Clock, fs: FakeFreeSwitch, open_runtime: OpenRuntime
+) -> None:
+    async with open_runtime(backpressure=BackpressureConfig(max_inflight=1)) as rt:
+        job = await rt.bgapi("status")  # refused before the fix: counted twice
+        assert (await job.wait()).job_uuid == job.job_uuid
+
+
+async def test_cut_inside_the_greeting_on_reconnect_is_retried(
+    autojump_clock: trio.abc.Clock, fs: FakeFreeSwitch
+) -> None:
+    cut: list[int] = []
+
+    async def cutting() -> trio.abc.Stream:
+        stream = await fs.connect()
+        if len(fs.all_connections) == 2 and not cut:
+            cut.append(1)
+            fs.all_connections[-1].cut_next_frame(5)  # "Conte" of the greeting, then EOF
+        return stream
+
+    async with open_esl_runtime(base_config(), connector=cutting) as rt:
+        await fs.drop_all()
+        await reconnected(rt, 3)
+    assert cut == [1]
+
+
+async def test_heartbeat_liveness_survives_user_filters(
+    autojump_clock: trio.abc.Clock, fs: FakeFreeSwitch
+) -> None:
+    config = base_config(
+        heartbeat=HeartbeatConfig(interval=5, subscribe_heartbeat=True),
+        subscriptions=SubscriptionConfig(filters=[("Unique-ID", "some-call")]),
+    )
+    async with open_esl_runtime(config, connector=fs.connector) as rt:
+        for _ in range(6):
+            await trio.sleep(4)
+            fs.emit_heartbeat()
+        assert rt.health().live and rt.health().generation == 1
+        assert not any(c.to_bytes() == b"api status\n\n" for _, c in fs.commands)  # type: ignore[union-attr]

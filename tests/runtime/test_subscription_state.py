@@ -23,6 +23,7 @@ def test_restore_order_events_then_filters_B_SUBS_10() -> None:
     assert wire(state.restore_commands()) == [
         b"event plain BACKGROUND_JOB HEARTBEAT CHANNEL_CREATE CUSTOM sofia::register\n\n",
         b"filter Event-Name BACKGROUND_JOB\n\n",
+        b"filter Event-Name HEARTBEAT\n\n",  # liveness events survive user filters too
         b"filter Unique-ID abc\n\n",
     ]
 
