@@ -19,9 +19,13 @@ SCRIPTS = sorted(
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
-def test_example_script_runs(name: str) -> None:
+def test_example_script_runs(name: str, tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=60
+        [sys.executable, str(EXAMPLES / name)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,  # examples may write files (a replay capture) to the working directory
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip()
