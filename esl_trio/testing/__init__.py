@@ -50,6 +50,10 @@ from ._fake_server import open_fake_freeswitch as open_fake_freeswitch
 from ._faults import CommandMatch as CommandMatch
 from ._faults import DropRule as DropRule
 from ._faults import ReceivedCommand as ReceivedCommand
+from ._pbx import PbxStats as PbxStats
+from ._pbx import SimulatedCall as SimulatedCall
+from ._pbx import SimulatedPbx as SimulatedPbx
+from ._pbx import open_simulated_pbx as open_simulated_pbx
 from ._replay_script import ReplayScript as ReplayScript
 from ._subscriptions import EVENT_NAMES as EVENT_NAMES
 from ._subscriptions import UserCredentials as UserCredentials
@@ -68,5 +72,9 @@ __all__ = [
     "ReceivedCommand",
     "ReplayScript",
     "UserCredentials",
+    "PbxStats",
+    "SimulatedCall",
+    "SimulatedPbx",
     "open_fake_freeswitch",
+    "open_simulated_pbx",
 ]

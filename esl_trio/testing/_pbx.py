@@ -34,7 +34,7 @@ What it models:
   fails like FreeSWITCH's error endpoint.
 * ``uuid_kill``, ``hupall``, ``sendmsg <uuid>`` with ``call-command: hangup`` (or
   ``execute-app-name: hangup``) hang calls up with the given cause.
-* ``show channels|calls [count|as json]``, ``status`` (session counts and peaks), ``uptime``,
+* ``show channels|calls [count|as json|as xml]``, ``status`` (session counts and peaks), ``uptime``,
   ``uuid_exists``; HEARTBEAT every ``heartbeat_interval`` seconds.
 * A call generator: Poisson arrivals at ``calls_per_second``, destinations and callers drawn
   from the default dialplan, hold times around ``hold_time``.
@@ -55,6 +55,7 @@ import random
 import re
 import time
 import uuid
+import xml.sax.saxutils
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -379,13 +380,16 @@ class _SessionMeter:
         self.current += 1
         self.peak = max(self.peak, self.current)
         self._created.append(now)
-        self._rates.append((now, self.sps(now)))
-        self.sps_peak = max(self.sps_peak, self._rates[-1][1])
+        rate = self.sps(now)
+        self.sps_peak = max(self.sps_peak, rate)
+        self._rates.append((now, rate))
         self._counts.append((now, self.current))
+        self._prune(now)
 
     def destroyed(self, now: float) -> None:
         self.current -= 1
         self._counts.append((now, self.current))
+        self._prune(now)
 
     def sps(self, now: float) -> int:
         """Sessions created in the last second."""
@@ -395,11 +399,15 @@ class _SessionMeter:
 
     def recent_peaks(self, now: float) -> tuple[int, int]:
         """Peak session count and peak sessions per second over the last five minutes."""
+        self._prune(now)
+        count = max((c for _, c in self._counts), default=self.current)
+        return max(count, self.current), max((r for _, r in self._rates), default=0)
+
+    def _prune(self, now: float) -> None:
+        """Forget samples older than the window, so a long run does not grow memory."""
         for samples in (self._counts, self._rates):
             while samples and samples[0][0] < now - self.WINDOW:
                 samples.popleft()
-        count = max((c for _, c in self._counts), default=self.current)
-        return max(count, self.current), max((r for _, r in self._rates), default=0)
 
 
 class _Switch:
@@ -443,27 +451,7 @@ class _Switch:
 
     def new_call(self, dial: _Dial, hold_time: float) -> SimulatedCall:
         """Both legs, created now (CHANNEL_UUID first when the originate chose the uuid)."""
-        now = self.now_us()
-        base = f"{dial.endpoint}/{dial.destination}"
-        a = self._new_leg(
-            dial.origination_uuid or self.new_uuid(), f"{base}-a", "outbound", dial, now
-        )
-        b = self._new_leg(self.new_uuid(), f"{base}-b", "inbound", dial, now)
-        for name, key in data.A_LEG_VARIABLES:
-            a.set_var(name, key[1:] if key.startswith("=") else a.values()[key])
-        b_vars = [
-            (n, k[1:] if k.startswith("=") else b.values()[k]) for n, k in data.B_LEG_VARIABLES
-        ]
-        for name, value in [*b_vars, *dial.variables, ("other_loopback_leg_uuid", a.uuid)]:
-            b.set_var(name, value)
-        b.set_var("loopback_leg", "B")
-        a.pending = [
-            *dial.variables,
-            ("originate_early_media", "true"),
-            ("originate_endpoint", dial.endpoint),
-            ("other_loopback_leg_uuid", b.uuid),
-            ("loopback_leg", "A"),
-        ]
+        a, b = self._loopback_pair(dial)
         call = SimulatedCall(
             a.uuid, b.uuid, dial.destination, dial.caller_number, dial.application,
             dial.application_data, hold_time, trio.current_time(), a=a, b=b,
@@ -474,6 +462,29 @@ class _Switch:
             a.running_state, a.state_number = "CS_NONE", 1
             self.emit("CHANNEL_UUID", a, pre=[("Old-Unique-ID", self.new_uuid())])
         return call
+
+    def _loopback_pair(self, dial: _Dial) -> tuple[_Leg, _Leg]:
+        """The two legs of mod_loopback with their first variables (recorded order)."""
+        now = self.now_us()
+        base = f"{dial.endpoint}/{dial.destination}"
+        a_uuid = dial.origination_uuid or self.new_uuid()
+        a = self._new_leg(a_uuid, f"{base}-a", "outbound", dial, now)
+        b = self._new_leg(self.new_uuid(), f"{base}-b", "inbound", dial, now)
+        loopback = [("other_loopback_leg_uuid", a.uuid), ("loopback_leg", "B")]
+        for leg, variables in (
+            (a, _render(data.A_LEG_VARIABLES, a.values())),
+            (b, [*_render(data.B_LEG_VARIABLES, b.values()), *dial.variables, *loopback]),
+        ):
+            for name, value in variables:
+                leg.set_var(name, value)
+        a.pending = [
+            *dial.variables,
+            ("originate_early_media", "true"),
+            ("originate_endpoint", dial.endpoint),
+            ("other_loopback_leg_uuid", b.uuid),
+            ("loopback_leg", "A"),
+        ]
+        return a, b
 
     def _new_leg(self, leg_uuid: str, name: str, direction: str, dial: _Dial, now: int) -> _Leg:
         return _Leg(
@@ -656,18 +667,32 @@ def _call_row(leg: _Leg, hostname: str) -> dict[str, str]:
 
 
 def _show_output(columns: Sequence[str], rows: list[dict[str, str]], view: str) -> str:
-    """``show``'s text (header, CSV rows, ``N total.``), ``count`` or ``as json`` output."""
-    if view == "count":
-        return f"{len(rows)} total.\n"
+    """``show``'s output as ``mod_commands`` writes it: CSV with a title line and
+    ``N total.`` (``count``: the total only), ``as json`` (unformatted cJSON, and FreeSWITCH's
+    own spelling when empty), or ``as xml``."""
     if view == "json":
-        table: dict[str, object] = {"row_count": len(rows)}
-        if rows:
-            table["rows"] = rows
-        return json.dumps(table, separators=(",", ":")) + "\n"
+        if not rows:
+            return '{"row_count": 0}\n'
+        return json.dumps({"row_count": len(rows), "rows": rows}, separators=(",", ":"))
+    if view == "xml":
+        return _show_xml(columns, rows)
+    if view not in ("", "count", "delim", "csv"):
+        return f"-ERR Cannot find format {view}\n"
+    lines = [] if view == "count" or not rows else [",".join(columns)]
+    lines += [",".join(row[c] for c in columns) for row in rows] if view != "count" else []
+    return "".join(f"{line}\n" for line in lines) + f"\n{len(rows)} total.\n"
+
+
+def _show_xml(columns: Sequence[str], rows: list[dict[str, str]]) -> str:
+    """``show ... as xml`` (the layout of ``switch_xml_toxml`` is approximated)."""
     if not rows:
-        return "\n0 total.\n"
-    lines = [",".join(columns), *(",".join(row[c] for c in columns) for row in rows)]
-    return "\n".join([*lines, "", f"{len(rows)} total.", ""])
+        return '<result row_count="0"/>\n'
+    lines = [f'<result row_count="{len(rows)}">']
+    for number, row in enumerate(rows, 1):
+        lines.append(f'  <row row_id="{number}">')
+        lines += [f"    <{c}>{xml.sax.saxutils.escape(row[c])}</{c}>" for c in columns]
+        lines.append("  </row>")
+    return "\n".join([*lines, "</result>", ""])
 
 
 # -- the timeline ------------------------------------------------------------------------------
@@ -706,6 +731,12 @@ class _Timeline:
 class SimulatedPbx:
     """A fake FreeSWITCH with live calls. Create it with :func:`open_simulated_pbx`.
 
+    It installs the api handlers ``originate``, ``uuid_kill``, ``hupall``, ``show`` (channels and
+    calls; other subcommands go to the fake's handler) and ``status`` on :attr:`fs`, keeps
+    ``fs.channels`` and ``fs.sessions_since_startup`` in step with its calls (so ``uuid_exists``,
+    ``sendmsg`` and HEARTBEAT see them), and sets ``fs.wall_clock`` to the real time at open plus
+    trio time since, so event dates and CDR durations agree with the simulated timing.
+
     Attributes:
         fs: the underlying :class:`FakeFreeSwitch` (``serve_tcp``, fault knobs, ``emit``...).
         connector: ``fs.connector``, for ``open_esl_runtime(..., connector=pbx.connector)``.
@@ -738,6 +769,7 @@ class SimulatedPbx:
 
     @property
     def stats(self) -> PbxStats:
+        """A snapshot of the counters."""
         return PbxStats(self._started, len(self.calls), self._completed, self._switch.events)
 
     async def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -832,8 +864,9 @@ class SimulatedPbx:
     async def _api_originate(self, args: str) -> str:
         """Like FreeSWITCH: the reply waits for the answer (or the failure)."""
         dial = _parse_originate(args)
-        if dial is None:
-            return f"-USAGE: {data.ORIGINATE_SYNTAX}\n"
+        if dial is None:  # sic: no colon when there are no arguments at all
+            colon = ":" if args.strip() else ""
+            return f"-USAGE{colon} {data.ORIGINATE_SYNTAX}\n"
         if dial.endpoint == "error":
             return f"-ERR {_cause(dial.destination, 'NORMAL_UNSPECIFIED')}\n"
         call = self._start_call(dial, None)

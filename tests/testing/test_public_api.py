@@ -23,7 +23,11 @@ def test_all_is_pinned():
             "ReceivedCommand",
             "ReplayScript",
             "UserCredentials",
+            "PbxStats",
+            "SimulatedCall",
+            "SimulatedPbx",
             "open_fake_freeswitch",
+            "open_simulated_pbx",
         ]
     )
     for name in esl_trio.testing.__all__:
