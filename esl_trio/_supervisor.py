@@ -110,7 +110,8 @@ class Supervisor:
                 except _Stop as stop:
                     self._stop(stop.reason, stop.cause)
                     if not self._ever_ready:
-                        raise failed.cause from None
+                        # Keep the cause's own chain (e.g. the OSError behind a ConnectError).
+                        raise failed.cause from failed.cause.__cause__
                     return
             if not await self._back_off():
                 return

@@ -43,9 +43,10 @@ def test_wheel_installs_into_an_empty_venv_and_runs_the_demo(tmp_path: Path) -> 
     run(sys.executable, "-m", "venv", venv)
     python = venv / "bin" / "python"
     run(python, "-m", "pip", "install", "-q", wheel)
-    # Installed from the wheel, not from this checkout.
-    location = run(python, "-c", "import esl_trio, esl_trio.testing; print(esl_trio.__file__)")
+    # Installed from the wheel, not from this checkout (so run away from the checkout).
+    code = "import esl_trio, esl_trio.testing; print(esl_trio.__file__)"
+    location = run(python, "-c", code, cwd=tmp_path)
     assert str(venv) in location
-    assert esl_trio.__version__ in run(venv / "bin" / "esl-trio", "--version")
-    output = run(venv / "bin" / "esl-trio", "demo", timeout=60)
+    assert esl_trio.__version__ in run(venv / "bin" / "esl-trio", "--version", cwd=tmp_path)
+    output = run(venv / "bin" / "esl-trio", "demo", timeout=60, cwd=tmp_path)
     assert "health" in output.lower()

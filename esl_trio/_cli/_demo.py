@@ -7,7 +7,7 @@ a server restart with the reconnect and the restored subscriptions, then the hea
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -22,11 +22,16 @@ from ._connect import Target, connected
 from ._errors import CliError, ExitCode
 from ._output import gap_line, readable_event
 
+if TYPE_CHECKING:
+    from ..testing import SimulatedPbx
+
 __all__ = ["cmd_demo"]
 
 DEMO_EVENTS = ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
 CALLS_PER_SECOND = 4.0
 HOLD_TIME = 1.0
+DEMO_FILTER = ("Call-Direction", "outbound")  # the A leg of each two-leg loopback call
+ORIGINATE_ARGS = "{origination_caller_id_number=1000}loopback/9664 &park"
 EVENTS_SHOWN = 12
 LIVE_SECONDS = 3.0
 
@@ -53,7 +58,7 @@ class Narrator:
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:
-    from ..testing._pbx import open_simulated_pbx  # the test helpers load only here
+    from ..testing import open_simulated_pbx  # the test helpers load only here
 
     print(
         "esl-trio demo: the runtime against a simulated FreeSWITCH on loopback "
@@ -74,19 +79,20 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-async def _run(pbx: Any, say: Narrator) -> None:
+async def _run(pbx: SimulatedPbx, say: Narrator) -> None:
     port = await pbx.serve_tcp()
     url = f"esl://ClueCon@127.0.0.1:{port}"
     say.step(f"Simulated FreeSWITCH listening on {url}")
     config = RuntimeConfig.from_url(
         url,
         retry=RetryPolicy(initial_delay=0.2, max_delay=1.0),
-        subscriptions=SubscriptionConfig(events=DEMO_EVENTS),
+        subscriptions=SubscriptionConfig(events=DEMO_EVENTS, filters=[DEMO_FILTER]),
     )
     async with connected(Target(config)) as rt:
         health = rt.health()
         say.step(f"Connected over TCP: state {health.state.value}, generation {health.generation}")
         say.detail(f"subscribed to {', '.join(DEMO_EVENTS)} (json)")
+        say.detail(f"filter {DEMO_FILTER[0]} {DEMO_FILTER[1]}: the A leg of each call only")
         async with rt.events.receiver(*DEMO_EVENTS, max_buffer=10_000) as events:
             await _api(rt, say)
             await _bgapi(rt, say)
@@ -107,16 +113,16 @@ async def _api(rt: EslRuntime, say: Narrator) -> None:
 
 
 async def _bgapi(rt: EslRuntime, say: Narrator) -> None:
-    say.step("bgapi originate user/1000 &park()  (background job)")
+    say.step(f"bgapi originate {ORIGINATE_ARGS}  (a background job: answered in ~0.5 s)")
     start = trio.current_time()
-    job = await rt.bgapi("originate", "user/1000 &park()")
+    job = await rt.bgapi("originate", ORIGINATE_ARGS)
     say.detail(f"job {job.job_uuid[:8]}… accepted in {_ms(start)}")
     done = await job.wait()
     result = done.result.strip().splitlines()
     say.detail(f"job completed in {_ms(start)} (BACKGROUND_JOB): {result[0] if result else ''}")
 
 
-async def _live_events(pbx: Any, events: EventReceiver, say: Narrator) -> None:
+async def _live_events(pbx: SimulatedPbx, events: EventReceiver, say: Narrator) -> None:
     say.step(f"Live events: generating {CALLS_PER_SECOND:g} calls/s, each held {HOLD_TIME:g} s")
     pbx.start_call_generator(CALLS_PER_SECOND, HOLD_TIME)
     shown = 0
@@ -129,7 +135,7 @@ async def _live_events(pbx: Any, events: EventReceiver, say: Narrator) -> None:
         say.detail(f"… and {shown - EVENTS_SHOWN} more in {LIVE_SECONDS:g} s")
 
 
-async def _restart(pbx: Any, rt: EslRuntime, events: EventReceiver, say: Narrator) -> None:
+async def _restart(pbx: SimulatedPbx, rt: EslRuntime, events: EventReceiver, say: Narrator) -> None:
     say.step("Restarting the simulated FreeSWITCH: every connection is dropped")
     start = trio.current_time()
     async with trio.open_nursery() as nursery:
@@ -148,7 +154,7 @@ async def _restart(pbx: Any, rt: EslRuntime, events: EventReceiver, say: Narrato
 
 
 async def _first_event_after(
-    pbx: Any, events: EventReceiver, generation: int, say: Narrator
+    pbx: SimulatedPbx, events: EventReceiver, generation: int, say: Narrator
 ) -> None:
     """Skip what was buffered before the restart; show the gap and the first new event."""
     for attempt in range(2):
@@ -158,14 +164,14 @@ async def _first_event_after(
                     say.detail(gap_line(item))
                 elif item.envelope is not None and item.envelope.generation >= generation:
                     say.detail(_line(item, say))
-                    say.detail("an event on the new connection: subscriptions were restored")
+                    say.detail("a new-connection event: subscription and filter were restored")
                     return
-        if attempt == 0:  # the generator may not survive a restart: place a call ourselves
+        if attempt == 0:  # no generated call in time: place one ourselves
             pbx.originate(destination="9664", caller="1001")
     raise CliError(ExitCode.FAILED, "no event arrived after the restart")
 
 
-def _summary(health: HealthSnapshot, pbx: Any, say: Narrator) -> None:
+def _summary(health: HealthSnapshot, pbx: SimulatedPbx, say: Narrator) -> None:
     say.step("Health summary (rt.health())")
     say.detail(
         f"state {health.state.value}, generation {health.generation}, "

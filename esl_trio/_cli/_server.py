@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import errno
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
 
 from ._commands import note
-from ._errors import CliError, ExitCode
+from ._errors import CliError, ExitCode, register_secret
 
 __all__ = ["SIMULATE_KEYS", "cmd_fake_server", "listen_url", "parse_simulate"]
 
@@ -56,15 +57,17 @@ def listen_url(host: str, port: int, password: str) -> str:
 
 
 async def cmd_fake_server(args: argparse.Namespace) -> int:
-    from ..testing._pbx import open_simulated_pbx  # the test helpers load only here
+    from ..testing import open_simulated_pbx  # the test helpers load only here
 
     options = parse_simulate(args.simulate or [])
+    settings = ", ".join(f"{k}={v:g}" for k, v in options.items()) or "no call generator"
     if options.get("heartbeat_interval") == 0:
         options["heartbeat_interval"] = None  # 0: no HEARTBEAT events
+    if args.password != DEFAULT_PASSWORD:
+        register_secret(args.password)
     async with open_simulated_pbx(password=args.password, **options) as pbx:
         port = await _serve(pbx.serve_tcp, args.host, args.port)
         print(f"listening on {listen_url(args.host, port, args.password)}", flush=True)
-        settings = ", ".join(f"{k}={v}" for k, v in options.items()) or "no call generator"
         note(f"simulated FreeSWITCH running ({settings}); Ctrl-C to stop")
         try:
             await trio.sleep_forever()
@@ -76,13 +79,12 @@ async def cmd_fake_server(args: argparse.Namespace) -> int:
             )
 
 
-async def _serve(serve_tcp: Any, host: str, port: int) -> int:
+async def _serve(serve_tcp: Callable[..., Awaitable[int]], host: str, port: int) -> int:
     try:
-        bound: int = await serve_tcp(host=host, port=port)
+        return await serve_tcp(host=host, port=port)
     except OSError as exc:
         reason = "address already in use" if exc.errno == errno.EADDRINUSE else str(exc)
         raise CliError(
             ExitCode.FAILED,
             f"cannot listen on {host}:{port}: {reason} — pick another --port (0: any free port)",
         ) from None
-    return bound
