@@ -236,7 +236,11 @@ class RuntimeConfig:
     def __attrs_post_init__(self) -> None:
         if any(c in self.password for c in "\r\n\0"):
             raise ValueError("password contains a line break or NUL byte")
-        if self.user is not None and (self.user.count("@") != 1 or ":" in self.user):
+        if self.user is not None and (
+            self.user.count("@") != 1
+            or ":" in self.user
+            or any(c.isspace() or c == "\0" for c in self.user)
+        ):
             raise ValueError(f"user must look like 'name@domain', got {self.user!r}")
 
     @property

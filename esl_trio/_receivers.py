@@ -122,17 +122,18 @@ class Receiver(Generic[T]):
             self._pending_gap = attrs.evolve(gap, dropped=gap.dropped + 1, generation=generation)
 
     def _drop_oldest(self, generation: int) -> None:
-        merged = 0
+        merged: StreamGap | None = None
         while isinstance(head := self._buffer[0], StreamGap):
-            merged += head.dropped  # an earlier marker merges into this one
+            merged = head  # an earlier marker merges into this one (its reason is kept)
             self._buffer.popleft()
         self._buffer.popleft()
         self._item_count -= 1
         self._dropped += 1
-        if not merged:
+        if merged is None:
             self._gaps += 1
+            merged = StreamGap(GapReason.OVERFLOW, 0, generation)
         # The loss happened at the front, so the marker goes there, before the survivors.
-        self._buffer.appendleft(StreamGap(GapReason.OVERFLOW, merged + 1, generation))
+        self._buffer.appendleft(attrs.evolve(merged, dropped=merged.dropped + 1))
 
     def mark_gap(self, reason: GapReason, generation: int) -> None:
         """Announce a loss the receiver could not see (a reconnect)."""

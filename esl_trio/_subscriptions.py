@@ -24,6 +24,7 @@ from .protocol import (
     EventSubscribe,
     FilterAdd,
     FilterDelete,
+    LocalProtocolError,
     NixEvent,
 )
 
@@ -33,10 +34,16 @@ JOB_EVENT = "BACKGROUND_JOB"
 
 
 def _upper(names: Iterable[str]) -> tuple[str, ...]:
+    """Upper-cased, de-duplicated event names; anything that is not a token is refused.
+
+    Refused, not stripped: ``"\nX"`` must never quietly become ``X`` on the wire (B-SER-2).
+    """
     out: list[str] = []
     for name in names:
-        upper = name.strip().upper()
-        if upper and upper not in out:
+        if not isinstance(name, str) or not name or any(c.isspace() or c == "\0" for c in name):
+            raise LocalProtocolError(f"event names must be non-empty tokens, got {name!r}")
+        upper = name.upper()
+        if upper not in out:
             out.append(upper)
     return tuple(out)
 
@@ -167,6 +174,8 @@ class Subscriptions:
         """Receive these CUSTOM subclasses (``event <format> CUSTOM a::b``, B-EVN-2)."""
         state = self._state
         new = [s for s in _unique(subclasses) if s not in state.custom]
+        if new:
+            EventSubscribe(format=state.format, custom=tuple(new))  # validate first
         if new and not state.all:
             after = attrs.evolve(state, custom=(*state.custom, *new))
             command = EventSubscribe(format=state.format, names=(), custom=tuple(new))

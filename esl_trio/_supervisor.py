@@ -192,6 +192,11 @@ class Supervisor:
             write_timeout=self._config.timeouts.write,
         )
         conn.on_end = self._on_connection_end
+        if self._ever_ready:
+            # Before the reader delivers anything of the new socket: the marker must precede
+            # its first event, even one read in the same chunk as the restore replies.
+            rt._hub.mark_gap(GapReason.RECONNECT, conn.generation)
+            rt._logs.mark_gap(conn.generation)
         ready = False
         failure: BaseException | None = None
         try:
@@ -254,8 +259,10 @@ class Supervisor:
         if rt._conn is conn:
             rt._conn = None
             self.disconnected_at = time.time()
-            if not self._shutting_down and conn.end_reason is not None:
-                rt._record_error(conn.end_reason)
+            if conn.end_reason is not None:
+                self.last_disconnect = ErrorRecord.of(conn.end_reason, time.time())
+                if not self._shutting_down:
+                    rt._record_error(conn.end_reason)
             if rt._state.value is RuntimeState.READY:
                 rt._state.set(RuntimeState.RECONNECTING)
 
@@ -288,8 +295,6 @@ class Supervisor:
         rt = self._rt
         if self._ever_ready:
             self.reconnects += 1
-            rt._hub.mark_gap(GapReason.RECONNECT, conn.generation)
-            rt._logs.mark_gap(conn.generation)
         if rt._state.value is RuntimeState.DRAINING:
             conn.end(DrainError("the runtime started shutting down during the handshake"))
             return

@@ -170,7 +170,7 @@ class Event:
     def sequence(self) -> int | None:
         """``Event-Sequence``: FreeSWITCH's process-wide counter (B-EVN-4)."""
         value = self._quick("Event-Sequence")
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and value.isascii() and value.isdigit() else None
 
     # -- full decoding -----------------------------------------------------------------
 
@@ -210,7 +210,7 @@ class Event:
             pairs, body = _DECODERS[self.format](self)
         except EventDecodeError as exc:
             self._error = exc
-        except (ValueError, TypeError, ET.ParseError) as exc:
+        except (ValueError, TypeError, ET.ParseError, RecursionError) as exc:
             self._error = EventDecodeError(f"undecodable {self.format} event: {exc}")
         else:
             self._headers = Headers(pairs)
@@ -342,7 +342,7 @@ class HeartbeatEvent(Event):
     @property
     def session_count(self) -> int | None:
         value = self.get("Session-Count")
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and value.isascii() and value.isdigit() else None
 
 
 class CustomEvent(Event):

@@ -167,7 +167,8 @@ class UnknownFrame:
 
 
 def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.strip().isdigit() else None
+    text = value.strip() if value else ""
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 Message = (

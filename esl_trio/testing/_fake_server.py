@@ -368,6 +368,7 @@ class FakeFreeSwitch:
 
     def _on_closed(self, conn: FakeConnection) -> None:
         self._live.pop(conn.id, None)
+        conn._outbox.clear()  # frames never written to a dead socket: don't keep them alive
         conn._closed_event.set()
         self._notify()
 
