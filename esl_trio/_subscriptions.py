@@ -40,7 +40,7 @@ def _upper(names: Iterable[str]) -> tuple[str, ...]:
     """
     out: list[str] = []
     for name in names:
-        if not isinstance(name, str) or not name or any(c.isspace() or c == "\0" for c in name):
+        if not name or any(c.isspace() or c == "\0" for c in name):
             raise LocalProtocolError(f"event names must be non-empty tokens, got {name!r}")
         upper = name.upper()
         if upper not in out:
