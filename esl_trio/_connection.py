@@ -88,7 +88,7 @@ class Connection:
         self._ended = trio.Event()
         #: Why the connection ended (None while open).
         self.end_reason: BaseException | None = None
-        #: trio time of the last inbound bytes (liveness).
+        #: trio time of the last complete inbound frame (liveness).
         self.last_activity = trio.current_time()
         self.cancel_scope = trio.CancelScope()
         self._watch_scope: trio.CancelScope | None = None
@@ -284,7 +284,7 @@ class Connection:
         protocol = self.protocol
         while True:
             data = await self._receive()
-            now = self.last_activity = trio.current_time()
+            now = trio.current_time()
             protocol.receive_data(data)
             while True:
                 message = protocol.next_event()
@@ -293,6 +293,9 @@ class Connection:
                         break
                     self.end(ConnectionLostError("server closed the connection", written=True))
                     return
+                # Liveness counts complete frames, not bytes (B-EVS-11): a peer trickling
+                # one endless frame must not look alive forever.
+                self.last_activity = now
                 if isinstance(message, CommandReply | ApiReply):
                     self._deliver_reply(message)
                 elif blocked := self._dispatch(self, message, now):

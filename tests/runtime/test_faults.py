@@ -463,3 +463,25 @@ async def test_heartbeat_liveness_survives_user_filters(
             fs.emit_heartbeat()
         assert rt.health().live and rt.health().generation == 1
         assert not any(c.to_bytes() == b"api status\n\n" for _, c in fs.commands)  # type: ignore[union-attr]
+
+
+async def test_a_trickled_frame_does_not_count_as_liveness_B_EVS_11(
+    autojump_clock: trio.abc.Clock, fs: FakeFreeSwitch
+) -> None:
+    """Bytes that never complete a frame are not activity: slowloris ends in a reconnect."""
+    config = base_config(
+        heartbeat=HeartbeatConfig(interval=5),
+        subscriptions=SubscriptionConfig(events=["CHANNEL_CREATE"]),
+    )
+    async with open_esl_runtime(config, connector=fs.connector) as rt:
+        fs.trickle = True
+        fs.trickle_delay = 0.05  # ~2 500-byte event: ~2 minutes to arrive
+        start = trio.current_time()
+        fs.emit("CHANNEL_CREATE", {"Unique-ID": "slow", "Padding": "x" * 2000})
+        await rt.wait_state(RuntimeState.RECONNECTING)
+        assert trio.current_time() - start < 15  # two liveness windows, not two minutes
+        # The second window and the probe's own deadline expire together: either ends it.
+        reason = rt.health().last_disconnect.message  # type: ignore[union-attr]
+        assert reason in {"liveness window expired", "api status: no answer within 5 s"}
+        fs.trickle = False
+        await reconnected(rt, 2)

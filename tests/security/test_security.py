@@ -325,12 +325,14 @@ async def test_body_over_the_configured_limit_is_refused_B_LIM_1(
 async def test_slowloris_trickle_of_a_huge_header_ends_at_the_limit_not_never(
     autojump_clock: trio.abc.Clock, fs: FakeFreeSwitch
 ) -> None:
-    """One byte every 10 ms keeps the connection "live" (B-HB-3) but cannot hold it forever.
+    """One byte every 10 ms cannot hold the connection forever.
 
-    Heartbeat is on: the trickle is activity, so liveness never fires; the header limit does.
+    Heartbeat is off here, so only the header limit can end it. (With heartbeat on, liveness
+    ends it sooner: bytes that never complete a frame are not activity, B-EVS-11 — see
+    tests/runtime/test_faults.py::test_a_trickled_frame_does_not_count_as_liveness_B_EVS_11.)
     """
     limits = attrs.evolve(LIMITS, max_header_bytes=4096)
-    config = base_config(limits=limits, heartbeat=HeartbeatConfig(interval=5))
+    config = base_config(limits=limits, heartbeat=HeartbeatConfig.disabled())
     async with open_esl_runtime(config, connector=fs.connector) as rt:
         fs.trickle, fs.trickle_delay = True, 0.01
         with Traced() as traced:
@@ -352,8 +354,8 @@ async def test_slow_body_within_limits_stays_bounded_by_max_body_bytes(
     """A frame announcing the largest allowed body, sent 4 kB per second.
 
     Memory stays a small multiple of max_body_bytes, whatever the number of reads; the event
-    then arrives intact. Observation: nothing bounds how long a frame may take (any byte is
-    activity, B-HB-3), only how big it may be.
+    then arrives intact. Heartbeat is off here; with it on, a frame that takes longer than two
+    liveness intervals ends the connection (partial frames are not activity, B-EVS-11).
     """
     limits = attrs.evolve(LIMITS, max_body_bytes=512 * 1024)
     config = base_config(limits=limits, subscriptions=SubscriptionConfig(events=["CUSTOM"]))
