@@ -49,3 +49,16 @@ def open_runtime(fs: FakeFreeSwitch) -> OpenRuntime:
 async def rt(open_runtime: OpenRuntime) -> AsyncIterator[EslRuntime]:
     async with open_runtime() as runtime:
         yield runtime
+
+
+def drained_names(receiver: object) -> list[str]:
+    """Names of everything a receiver holds right now, without waiting."""
+    import trio
+
+    names = []
+    while True:
+        try:
+            item = receiver.receive_nowait()  # type: ignore[attr-defined]
+        except trio.WouldBlock:
+            return names
+        names.append(item.name)

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import trio
-
 from esl_trio import Overflow
 from esl_trio._hub import EventHub
 from esl_trio.protocol import Event, EventFormat, make_event
 from esl_trio.protocol.server import encode_event
+from tests.runtime.conftest import drained_names
 
 
 def event(name: str, subclass: str | None = None) -> Event:
     headers = [("Event-Name", name)] + ([("Event-Subclass", subclass)] if subclass else [])
     return make_event(EventFormat.JSON, encode_event(EventFormat.JSON, headers))
-
-
-def names(receiver: object) -> list[str]:
-    out = []
-    while True:
-        try:
-            item = receiver.receive_nowait()  # type: ignore[attr-defined]
-        except trio.WouldBlock:
-            return out
-        out.append(item.name)
 
 
 def test_routing_by_name_case_insensitive_B_EVN_1() -> None:
@@ -31,8 +20,8 @@ def test_routing_by_name_case_insensitive_B_EVN_1() -> None:
     everything = hub.open((), (), max_buffer=10, overflow=Overflow.DROP_NEWEST)
     for name in ("CHANNEL_ANSWER", "CHANNEL_HANGUP", "CHANNEL_ANSWER"):
         hub.deliver(event(name), 1)
-    assert names(answers) == ["CHANNEL_ANSWER", "CHANNEL_ANSWER"]
-    assert names(everything) == ["CHANNEL_ANSWER", "CHANNEL_HANGUP", "CHANNEL_ANSWER"]
+    assert drained_names(answers) == ["CHANNEL_ANSWER", "CHANNEL_ANSWER"]
+    assert drained_names(everything) == ["CHANNEL_ANSWER", "CHANNEL_HANGUP", "CHANNEL_ANSWER"]
 
 
 def test_routing_by_custom_subclass_B_EVN_2() -> None:
@@ -41,8 +30,8 @@ def test_routing_by_custom_subclass_B_EVN_2() -> None:
     custom = hub.open(["CUSTOM"], ["sofia::register"], max_buffer=10, overflow=Overflow.DROP_NEWEST)
     hub.deliver(event("CUSTOM", "sofia::register"), 1)
     hub.deliver(event("CUSTOM", "conference::maintenance"), 1)
-    assert names(register) == ["CUSTOM"]
-    assert names(custom) == ["CUSTOM", "CUSTOM"]  # once each, never twice for one event
+    assert drained_names(register) == ["CUSTOM"]
+    assert drained_names(custom) == ["CUSTOM", "CUSTOM"]  # once each, never twice for one event
 
 
 def test_closed_receivers_are_forgotten() -> None:

@@ -28,7 +28,7 @@ from esl_trio import (
 )
 from esl_trio.protocol import Api, Auth, BgApi, EventSubscribe, Exit
 from esl_trio.testing import FakeFreeSwitch, open_fake_freeswitch
-from tests.runtime.conftest import OpenRuntime, base_config
+from tests.runtime.conftest import OpenRuntime, base_config, drained_names
 
 
 def lines(fs: FakeFreeSwitch) -> list[bytes]:
@@ -332,19 +332,9 @@ async def test_receivers_match_names_subclasses_and_all_B_EVN_2(
         fs.emit_heartbeat()
         fs.emit("CUSTOM", {"X": "2"}, subclass="other::thing")
         await rt.api("status")  # a round trip: every event above has been read
-        assert _names(beats) == ["HEARTBEAT"]
-        assert _names(registers) == ["CUSTOM"]
-        assert _names(everything)[:3] == ["CUSTOM", "HEARTBEAT", "CUSTOM"]
-
-
-def _names(receiver: object) -> list[str]:
-    out = []
-    while True:
-        try:
-            item = receiver.receive_nowait()  # type: ignore[attr-defined]
-        except trio.WouldBlock:
-            return out
-        out.append(item.name)
+        assert drained_names(beats) == ["HEARTBEAT"]
+        assert drained_names(registers) == ["CUSTOM"]
+        assert drained_names(everything)[:3] == ["CUSTOM", "HEARTBEAT", "CUSTOM"]
 
 
 async def test_slow_consumer_loses_its_own_events_never_the_socket_B_LIM_2(
