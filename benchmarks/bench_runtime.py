@@ -118,9 +118,8 @@ Pairs = list[tuple[str, str]]
 
 
 def fixtures_dir() -> Path:
-    """``$ESL_TRIO_FIXTURES``, else ``../shared/fixtures/freeswitch-1.11`` beside the repo."""
-    override = os.environ.get("ESL_TRIO_FIXTURES")
-    return Path(override) if override else ROOT.parent / "shared" / "fixtures" / "freeswitch-1.11"
+    """The recorded traffic kept in the repository (``tests/fixtures/freeswitch-1.11``)."""
+    return ROOT / "tests" / "fixtures" / "freeswitch-1.11"
 
 
 def _split_frame(raw: bytes) -> tuple[bytes, bytes]:

@@ -228,10 +228,7 @@ def seeds() -> list[bytes]:
         rude_rejection() + disconnect_notice(GOODBYE),
         greeting + disconnect_notice(b"", [("Content-Disposition", "linger")]),
     ]
-    fixtures = Path(
-        os.environ.get("ESL_TRIO_FIXTURES")
-        or Path(__file__).resolve().parent.parent.parent / "shared/fixtures/freeswitch-1.11"
-    )
+    fixtures = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "freeswitch-1.11"
     if fixtures.is_dir():
         out += [p.read_bytes()[:20000] for p in sorted(fixtures.glob("*.raw"))]
     return out

@@ -1,20 +1,15 @@
-"""Access to the real FreeSWITCH traffic recorded in ``shared/fixtures`` (read-only)."""
+"""Access to the real FreeSWITCH traffic recorded in ``tests/fixtures`` (read-only)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from esl_trio.protocol import Frame, FrameParser
 
 
 def fixtures_dir() -> Path:
-    """``$ESL_TRIO_FIXTURES``, else ``../shared/fixtures/freeswitch-1.11`` beside the repo."""
-    override = os.environ.get("ESL_TRIO_FIXTURES")
-    if override:
-        return Path(override)
-    repo = Path(__file__).resolve().parent.parent
-    return repo.parent / "shared" / "fixtures" / "freeswitch-1.11"
+    """``tests/fixtures/freeswitch-1.11``: inside the repository, so a fresh clone has it."""
+    return Path(__file__).resolve().parent / "fixtures" / "freeswitch-1.11"
 
 
 FIXTURES = fixtures_dir()

@@ -1,7 +1,7 @@
 """What the simulated PBX copies from real FreeSWITCH: header layouts, call scripts, tables.
 
 Derived once, by hand, from the recorded FreeSWITCH 1.11 traffic in
-``shared/fixtures/freeswitch-1.11`` (``07-channel_*-event-plain.raw`` and the session transcript
+``tests/fixtures/freeswitch-1.11`` (``07-channel_*-event-plain.raw`` and the session transcript
 ``99-full-session-transcript.txt``, which holds both legs of one ``loopback/9196`` call). The
 fixtures are not read at runtime, so the wheel does not need them; ``tests/testing/test_pbx.py``
 checks these layouts against the recordings.

@@ -45,7 +45,7 @@ from esl_trio.protocol._errors import RemoteProtocolError, TruncatedFrameError
 from esl_trio.protocol._formats import EventFormat
 from esl_trio.protocol._sentinels import CONNECTION_CLOSED, NEED_DATA
 
-FIXTURES = Path("/work/shared/fixtures/freeswitch-1.11")
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "freeswitch-1.11"
 
 
 def drain(reader: CommandReader) -> list[ParsedCommand]:

@@ -36,7 +36,7 @@ from esl_trio.protocol._commands import (
 from esl_trio.protocol._errors import LocalProtocolError
 from esl_trio.protocol._formats import EventFormat
 
-FIXTURES = Path("/work/shared/fixtures/freeswitch-1.11")
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "freeswitch-1.11"
 UUID = "bfde5bf4-6ee0-4d1e-9e89-b24f79d83692"
 
 # (command, exact bytes): one or more per class.

@@ -1,6 +1,6 @@
 """The fake FreeSWITCH on the wire: greeting, auth, api, bgapi, lifetime, TCP.
 
-Byte-exact comparisons use the recorded FreeSWITCH traffic in ``shared/fixtures``.
+Byte-exact comparisons use the recorded FreeSWITCH traffic in ``tests/fixtures``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The simulated PBX driven by the real runtime: calls, api commands, generator, restart.
 
 Everything runs on ``autojump_clock`` (virtual time). Header sets are checked against the
-recorded FreeSWITCH loopback call in ``shared/fixtures`` (``07-channel_*-event-plain.raw``).
+recorded FreeSWITCH loopback call in ``tests/fixtures`` (``07-channel_*-event-plain.raw``).
 """
 
 from __future__ import annotations
