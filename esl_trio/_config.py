@@ -182,7 +182,7 @@ class Limits:
 
 @attrs.frozen(kw_only=True)
 class ReplayConfig:
-    """Replay capture (DESIGN §9): artifacts go to synchronous sinks. Off when empty."""
+    """Replay capture: artifacts go to synchronous sinks. Off when empty."""
 
     sinks: tuple[ReplaySink, ...] = attrs.field(default=(), converter=tuple)
 

@@ -5,7 +5,7 @@ command is written by its caller while holding a strict-FIFO lock (so the order 
 slots is the order on the wire); the write itself is shielded from cancellation and bounded
 by the write deadline, because a half-written command would corrupt the stream.
 
-Cancellation (DESIGN §5): a caller cancelled while waiting for the lock never writes
+Cancellation: a caller cancelled while waiting for the lock never writes
 anything; a caller cancelled after writing leaves its slot in the FIFO as a tombstone, so the
 reply is read and discarded and the following replies stay aligned.
 

@@ -1,4 +1,4 @@
-"""``rt.health()``: a cheap, frozen, JSON-exportable snapshot (DESIGN §9, B-HEALTH-*)."""
+"""``rt.health()``: a cheap, frozen, JSON-exportable snapshot (B-HEALTH-*)."""
 
 from __future__ import annotations
 

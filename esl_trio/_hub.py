@@ -1,4 +1,4 @@
-"""Routes each event to the receivers that asked for it (DESIGN §7).
+"""Routes each event to the receivers that asked for it.
 
 Receivers match by event name (case-insensitive, B-EVN-1), by CUSTOM subclass, or everything.
 Routing is two dict lookups per event plus one call per matching receiver; nothing here

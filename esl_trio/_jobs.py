@@ -1,4 +1,4 @@
-"""bgapi job tracking (DESIGN §6, B-BG-*).
+"""bgapi job tracking (B-BG-*).
 
 The client picks the Job-UUID (B-BGW-3) and registers the job *before* the command is
 written, so a completion can never race its registration. Accepted jobs outlive the socket

@@ -1,4 +1,4 @@
-"""Bounded, non-blocking delivery to consumers (DESIGN §7, B-LIM-2).
+"""Bounded, non-blocking delivery to consumers (B-LIM-2).
 
 The reader hands each item to every matching receiver with :meth:`Receiver.offer`, which never
 awaits: FreeSWITCH kills a listener whose queue overflows, so a slow consumer must lose its own

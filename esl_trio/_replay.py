@@ -1,4 +1,4 @@
-"""Replay capture: what the runtime sent and received, as versioned artifacts (DESIGN §9).
+"""Replay capture: what the runtime sent and received, as versioned artifacts.
 
 Artifact names (stable, version 1): ``api.dispatch``, ``api.reply``, ``bgapi.dispatch``,
 ``bgapi.ack``, ``bgapi.complete``, ``command.reply``, ``event.raw``, ``subscription.mutate``,

@@ -1,6 +1,6 @@
 """``open_esl_runtime`` and :class:`EslRuntime`: the long-lived client users hold.
 
-Task tree (DESIGN §4), all inside the nursery ``open_esl_runtime`` owns::
+Task tree, all inside the nursery ``open_esl_runtime`` owns::
 
     runtime nursery
      ├─ supervisor        connect → auth → restore → READY; on loss: back off, retry
@@ -291,7 +291,7 @@ class EslRuntime:
     async def _call(self, command: Command, limit: float, kind: str) -> Reply:
         conn = self._gate()
         self._calls += 1
-        if kind != "command":  # the named artifacts only (DESIGN §9)
+        if kind != "command":  # the named artifacts only
             self._capture(f"{kind}.dispatch", _dispatch_payload(command))
         try:
             return await conn.request(command, limit)

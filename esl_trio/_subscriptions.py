@@ -1,4 +1,4 @@
-"""Desired subscription state and the commands that apply it (DESIGN §8, B-SUBS-*).
+"""Desired subscription state and the commands that apply it (B-SUBS-*).
 
 The runtime keeps what the user wants (format, names or ALL, CUSTOM subclasses, filters) and
 turns every change into the smallest correct command: ``event`` only adds, so removal uses

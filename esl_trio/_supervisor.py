@@ -1,6 +1,6 @@
 """The supervisor: owns one connection at a time and decides what happens after a loss.
 
-Each cycle (DESIGN §4, §8): connect → read the greeting → authenticate → restore
+Each cycle: connect → read the greeting → authenticate → restore
 subscriptions, filters and log level → READY; then wait for the connection to end, classify
 why, and either back off and retry (``RetryPolicy``) or stop for good.
 

@@ -22,7 +22,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_protocol_core_never_imports_trio_or_sockets() -> None:
-    """The sans-I/O core (DESIGN §2): no trio, no sockets, no runtime modules."""
+    """The sans-I/O core: no trio, no sockets, no runtime modules."""
     files = sorted(PROTOCOL_DIR.rglob("*.py"))
     assert len(files) > 5
     forbidden = {"trio", "socket", "asyncio", "selectors", "esl_trio"}

@@ -1,4 +1,4 @@
-"""The public surface is exactly what ``__all__`` says (DESIGN §3, stability policy)."""
+"""The public surface is exactly what ``__all__`` says (stability policy)."""
 
 from __future__ import annotations
 

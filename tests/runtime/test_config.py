@@ -1,4 +1,4 @@
-"""Configuration (DESIGN §3, B-CFG-*)."""
+"""Configuration (B-CFG-*)."""
 
 from __future__ import annotations
 

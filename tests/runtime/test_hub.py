@@ -1,4 +1,4 @@
-"""Event routing to receivers (DESIGN §7; B-EVN-1/2)."""
+"""Event routing to receivers (B-EVN-1/2)."""
 
 from __future__ import annotations
 

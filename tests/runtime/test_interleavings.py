@@ -1,5 +1,5 @@
 """Property: random interleavings of api calls, cancellations and injected events keep every
-reply with its caller and every event in order (DESIGN §5, B-API-2/3, B-EVS-1)."""
+reply with its caller and every event in order (B-API-2/3, B-EVS-1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bounded receivers, overflow policies and gap markers (DESIGN §7, B-LIM-2)."""
+"""Bounded receivers, overflow policies and gap markers (B-LIM-2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Replay capture (DESIGN §9, B-REPLAY-*): artifacts, sinks, files and replaying them."""
+"""Replay capture (B-REPLAY-*): artifacts, sinks, files and replaying them."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The runtime against the fake FreeSWITCH: connect, api, bgapi, events, shutdown.
 
-Behaviour ids: B-CONN-*, B-API-*, B-BG-*, B-EVS-*, B-DRAIN-*, DESIGN §3-§8.
+Behaviour ids: B-CONN-*, B-API-*, B-BG-*, B-EVS-*, B-DRAIN-*.
 """
 
 from __future__ import annotations
@@ -153,9 +153,7 @@ async def test_concurrent_api_calls_get_their_own_replies_B_API_2(
     assert results == {i: f"n{i}" for i in range(50)}
 
 
-async def test_cancelled_before_write_is_never_sent_DESIGN_5(
-    fs: FakeFreeSwitch, rt: EslRuntime
-) -> None:
+async def test_cancelled_before_write_is_never_sent(fs: FakeFreeSwitch, rt: EslRuntime) -> None:
     with trio.CancelScope() as scope:
         scope.cancel()
         await rt.api("echo", "ghost")
@@ -163,7 +161,7 @@ async def test_cancelled_before_write_is_never_sent_DESIGN_5(
     assert (await rt.api("echo", "next")).text == "next"
 
 
-async def test_cancelled_after_write_leaves_a_tombstone_DESIGN_5(
+async def test_cancelled_after_write_leaves_a_tombstone(
     fs: FakeFreeSwitch, rt: EslRuntime, autojump_clock: trio.abc.Clock
 ) -> None:
     fs.hold_replies()
