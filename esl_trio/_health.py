@@ -76,6 +76,9 @@ class HealthSnapshot:
     address: str
     generation: int
     inflight_commands: int
+    #: Commands written whose caller left (cancelled): FreeSWITCH still runs them and their
+    #: replies are read and dropped. They count against ``max_inflight``.
+    abandoned_commands: int
     pending_jobs: int
     max_inflight: int
     events_received: int
@@ -97,7 +100,8 @@ class HealthSnapshot:
 
     @property
     def overloaded(self) -> bool:
-        return self.inflight_commands + self.pending_jobs >= self.max_inflight
+        busy = self.inflight_commands + self.abandoned_commands + self.pending_jobs
+        return busy >= self.max_inflight
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (enums as their string values)."""

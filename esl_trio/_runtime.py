@@ -1,45 +1,56 @@
 """``open_esl_runtime`` and :class:`EslRuntime`: the long-lived client users hold.
 
-Task tree, all inside the nursery ``open_esl_runtime`` owns::
+Task tree, all inside the nursery ``open_esl_runtime`` owns (see
+docs/explanation-task-tree.md)::
 
     runtime nursery
-     ├─ supervisor        connect → auth → restore → READY; on loss: back off, retry
-     │   └─ connection    one nursery per socket: reader (+ liveness, probes)
-     └─ job timer         bgapi completion deadlines, one task for every job
+     ├─ esl-trio supervisor    connect → auth → restore → READY; on loss: back off, retry
+     │   └─ connection nursery, one per socket
+     │       ├─ esl-trio reader      bytes → frames → replies (to their slots) and events (hub)
+     │       ├─ esl-trio writer      the command channel → one write per batch
+     │       ├─ esl-trio watchdog    reply and write deadlines
+     │       ├─ esl-trio handshake   greeting, auth, restore (ends at READY)
+     │       └─ esl-trio liveness    probe, then report death (when enabled)
+     └─ esl-trio job timer     bgapi completion deadlines, one task for every job
 
-Nothing outlives the ``async with`` block, and no ExceptionGroup of internal tasks reaches
-the caller: background failures become state (``rt.health()``), and the block raises plain
-exceptions.
+The runtime's own tasks are shielded from a cancellation of the surrounding scope, so the
+drain runs (bounded by its deadline) however the block is left; they are cancelled by the
+runtime itself once ``exit`` was sent. Nothing outlives the ``async with`` block, and no
+internal ExceptionGroup reaches the caller: background failures become state
+(``rt.health()``, ``rt.state_changes()``), and the block raises what its body raised.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
 
 from ._config import RuntimeConfig
-from ._connection import Connection, Reply
+from ._connection import Connection, ConnectionReport, Reply
 from ._errors import (
     BackpressureError,
     CommandError,
-    DrainError,
+    ConnectionLostError,
+    DrainCutError,
+    DrainRefusedError,
     NotReadyError,
 )
 from ._health import ErrorRecord, HealthSnapshot, Permissions
 from ._hub import EventHub, EventReceiver
 from ._jobs import BackgroundJob, JobTracker
+from ._liveness import is_live
 from ._logs import LogStream
-from ._receivers import Overflow
+from ._receivers import GapReason, Overflow, Receiver
 from ._replay import ReplayArtifact
-from ._state import RuntimeState, StateCell
+from ._state import Lifecycle, RuntimeState, StateChange, StopReason, Transition
 from ._subscriptions import Subscriptions, SubscriptionState
-from ._supervisor import Supervisor
+from ._supervisor import Supervisor, new_protocol
 from ._transport import Connector, tcp_connector
-from ._util import unwrap_group
 from .protocol import (
     Api,
     ApiReply,
@@ -48,18 +59,21 @@ from .protocol import (
     BgApi,
     Command,
     CommandReply,
-    DisconnectNotice,
     Event,
     EventEnvelope,
     Exit,
     LogLine,
     Message,
-    RudeRejection,
     SendEvent,
     SendMsg,
 )
 
 __all__ = ["EslRuntime", "EventStream", "open_esl_runtime"]
+
+log = logging.getLogger("esl_trio")
+
+_JOB_ACCEPTED = "+OK Job-UUID:"
+_TERMINAL = (RuntimeState.CLOSED, RuntimeState.FAILED)
 
 
 class EventStream:
@@ -69,8 +83,9 @@ class EventStream:
     ``rt.subscriptions`` (or the config) for FreeSWITCH to send the events at all.
     """
 
-    def __init__(self, hub: EventHub) -> None:
+    def __init__(self, hub: EventHub, on_open: Callable[[EventReceiver], None]) -> None:
         self._hub = hub
+        self._on_open = on_open
 
     def receiver(
         self,
@@ -84,7 +99,11 @@ class EventStream:
         No names and no subclasses: every event. Use it as ``async with`` (closes on exit) and
         ``async for`` over it; items are :class:`Event` objects or :class:`StreamGap` markers.
         """
-        return self._hub.open(names, subclasses, max_buffer=max_buffer, overflow=Overflow(overflow))
+        receiver = self._hub.open(
+            names, subclasses, max_buffer=max_buffer, overflow=Overflow(overflow)
+        )
+        self._on_open(receiver)
+        return receiver
 
 
 class EslRuntime:
@@ -96,7 +115,7 @@ class EslRuntime:
     def __init__(self, config: RuntimeConfig, connector: Connector) -> None:
         self.config = config
         self._connector = connector
-        self._state = StateCell(RuntimeState.CONNECTING)
+        self._lifecycle = Lifecycle()
         self._conn: Connection | None = None
         self._generation = 0
         self._hub = EventHub()
@@ -111,13 +130,15 @@ class EslRuntime:
             self._apply_subscription,
         )
         self._logs = LogStream(self)
-        self.events = EventStream(self._hub)
+        self.events = EventStream(self._hub, self._opened_receiver)
         self._counters = {"events": 0, "undecodable": 0, "replies": 0, "sink_errors": 0}
         self._capture_seq = 0
         self._sinks = config.replay.sinks
         self._last_error: ErrorRecord | None = None
+        self._terminal_error: BaseException | None = None
         self._permissions: Permissions | None = None
-        self._supervisor = Supervisor(self)
+        self._supervisor = Supervisor(self, config, self._lifecycle)
+        self._task_scopes: list[trio.CancelScope] = []
 
     # -- public surface --------------------------------------------------------------
 
@@ -138,20 +159,41 @@ class EslRuntime:
 
     @property
     def state(self) -> RuntimeState:
-        return self._state.value
+        return self._lifecycle.state
 
     async def wait_state(self, *states: RuntimeState) -> RuntimeState:
         """Wait until the runtime is in one of ``states`` (returns at once if it is)."""
-        return await self._state.wait_value(lambda s: s in states)
+        return await self._lifecycle.wait_state(states)
+
+    def state_changes(self, *, max_buffer: int = 64) -> Receiver[StateChange]:
+        """A receiver of every lifecycle transition (connect, ready, lost, back-off, stop…).
+
+        For reporting outages without polling :meth:`wait_state`. Bounded: when the consumer
+        falls behind the oldest transitions are dropped (a :class:`StreamGap` says so). It
+        ends after the runtime's last transition (closed or failed).
+        """
+        receiver: Receiver[StateChange] = Receiver(
+            "state-changes", max_buffer, Overflow.DROP_OLDEST, lambda r: unlisten()
+        )
+        unlisten = self._lifecycle.listen(lambda change: self._offer_change(receiver, change))
+        if self._lifecycle.state in _TERMINAL:
+            receiver.close()
+        return receiver
+
+    def _offer_change(self, receiver: Receiver[StateChange], change: StateChange) -> None:
+        receiver.offer(change, self._generation)
+        if change.state in _TERMINAL:
+            receiver.close()
 
     async def api(self, command: str, args: str = "") -> ApiReply:
         """Run ``api <command> <args>`` and return FreeSWITCH's output, verbatim.
 
-        The output of a failing command (``-ERR ...``) is still returned: check
+        ``rt.api("show channels")`` is the same as ``rt.api("show", "channels")``. The output
+        of a failing command (``-ERR ...``) is still returned: check
         :attr:`ApiReply.is_error`. A ``-ERR`` *reply* (e.g. ``permission denied`` under
         userauth) raises :class:`CommandError`.
         """
-        request = Api(command, args)
+        request = Api(*_split_command(command, args))
         reply = await self._call(request, self.config.timeouts.api, "api")
         if isinstance(reply, CommandReply):
             raise CommandError(request.describe(), reply.text)
@@ -162,9 +204,10 @@ class EslRuntime:
 
         ``await job.wait()`` gives the BACKGROUND_JOB event. The Job-UUID is chosen here and
         registered before anything is written, so a completion can never be missed.
+        ``rt.bgapi("originate", "...")`` and ``rt.bgapi("originate ...")`` are the same.
         """
-        request = BgApi(command, args)
-        job = BackgroundJob(request.job_uuid, command, args)
+        request = BgApi(*_split_command(command, args))
+        job = BackgroundJob(request.job_uuid, request.command, request.args)
         self._gate()
         self._jobs.register(job)
         try:
@@ -172,8 +215,8 @@ class EslRuntime:
         except BaseException as exc:
             self._jobs.fail(job, exc)
             raise
-        if not isinstance(reply, CommandReply) or not reply.ok:
-            error = CommandError(request.describe(), _reply_text(reply))
+        if not _job_accepted(reply):
+            error = CommandError(request.describe(), reply.text)
             self._jobs.fail(job, error)
             raise error
         self._jobs.accepted(job, trio.current_time(), self.config.timeouts.bgapi_completion)
@@ -206,7 +249,7 @@ class EslRuntime:
         return await self.sendmsg(SendMsg.hangup(uuid, cause))
 
     async def command(self, command: Command) -> Reply:
-        """The escape hatch: send any typed command through the same FIFO and gates.
+        """The escape hatch: send any typed command through the same queue and gates.
 
         A ``-ERR`` reply raises :class:`CommandError`; use :meth:`api`/:meth:`bgapi` for those.
         """
@@ -221,14 +264,17 @@ class EslRuntime:
         """A frozen snapshot of state, counters, receivers and the last error. Never raises."""
         conn = self._conn
         now = trio.current_time()
-        live = conn is not None and now - conn.last_activity <= self.config.heartbeat.interval
+        state = self._lifecycle.state
+        interval = self.config.heartbeat.interval
+        live = conn is not None and is_live(conn.last_activity, interval, now)
         sup = self._supervisor
         return HealthSnapshot(
-            state=self._state.value,
-            live=live and self._state.value is RuntimeState.READY,
+            state=state,
+            live=live and state is RuntimeState.READY,
             address=self.config.address,
             generation=self._generation,
             inflight_commands=self._calls,
+            abandoned_commands=conn.tombstones if conn is not None else 0,
             pending_jobs=len(self._jobs),
             max_inflight=self.config.backpressure.max_inflight,
             events_received=self._counters["events"],
@@ -249,30 +295,38 @@ class EslRuntime:
 
     async def aclose(self) -> None:
         """Drain (bounded by ``backpressure.drain_timeout``), send ``exit``, close. Idempotent."""
-        if self._state.value in (RuntimeState.CLOSED, RuntimeState.FAILED):
+        state = self._lifecycle.state
+        if state in _TERMINAL:
             return
-        if self._state.value is RuntimeState.DRAINING:
-            await self.wait_state(RuntimeState.CLOSED, RuntimeState.FAILED)
+        if state is RuntimeState.DRAINING:
+            await self.wait_state(*_TERMINAL)
             return
-        self._state.set(RuntimeState.DRAINING)
-        with trio.move_on_after(self.config.backpressure.drain_timeout):
+        self._lifecycle.apply(Transition.DRAIN)
+        timeout = self.config.backpressure.drain_timeout
+        with trio.move_on_after(timeout) as drain:
             await self._wait_idle()
+        unfinished = self._calls + len(self._jobs)
         await self._supervisor.shutdown(
-            DrainError(f"drain deadline ({self.config.backpressure.drain_timeout:g} s) expired")
+            DrainCutError(f"drain deadline ({timeout:g} s) expired", written=True)
         )
-        self._state.set(RuntimeState.CLOSED)
+        self._lifecycle.apply(Transition.CLOSE)
+        if drain.cancelled_caught:
+            log.warning("esl-trio: drain deadline cut %d commands and jobs", unfinished)
+        else:
+            log.info("esl-trio: drained and closed")
 
     # -- gates, calls and accounting ---------------------------------------------------
 
     def _gate(self) -> Connection:
-        state = self._state.value
+        state = self._lifecycle.state
         if state is RuntimeState.DRAINING:
-            raise DrainError("the runtime is shutting down; no new work is accepted")
+            raise DrainRefusedError("the runtime is shutting down; no new work is accepted")
         conn = self._conn
         if state is not RuntimeState.READY or conn is None or not conn.is_open:
             raise NotReadyError(self._not_ready_message(state))
         # A job still waiting for its acceptance is also a call in flight: count it once.
-        inflight = self._calls + len(self._jobs) - self._jobs.unaccepted
+        # Tombstones count too: FreeSWITCH still has to run what their callers gave up on.
+        inflight = self._calls + len(self._jobs) - self._jobs.unaccepted + conn.tombstones
         limit = self.config.backpressure.max_inflight
         if inflight >= limit:
             raise BackpressureError(f"{inflight} commands and jobs in flight (limit {limit})")
@@ -280,7 +334,7 @@ class EslRuntime:
 
     def _not_ready_message(self, state: RuntimeState) -> str:
         if state is RuntimeState.FAILED:
-            reason = self._supervisor.stop_reason
+            reason = self._lifecycle.stop_reason
             cause = self._last_error.message if self._last_error else "unknown"
             why = reason.value if reason else "failed"
             return f"the runtime stopped for good ({why}: {cause}); open a new one"
@@ -303,7 +357,7 @@ class EslRuntime:
             self._work_changed()
 
     def _work_changed(self) -> None:
-        if self._state.value is RuntimeState.DRAINING:
+        if self._lifecycle.state is RuntimeState.DRAINING:
             self._work_event.set()
             self._work_event = trio.Event()
 
@@ -323,24 +377,78 @@ class EslRuntime:
         for command in commands:
             await self.command(command)
 
+    def _opened_receiver(self, receiver: EventReceiver) -> None:
+        if self._lifecycle.state in _TERMINAL:
+            receiver.close()  # nothing will ever arrive: end at once, never block
+
+    # -- SupervisorHost: what the supervisor may ask of the runtime ----------------------
+
+    async def open_stream(self) -> trio.abc.Stream:
+        return await self._connector()
+
+    def new_connection(
+        self, stream: trio.abc.Stream, reports: trio.MemorySendChannel[ConnectionReport]
+    ) -> Connection:
+        self._generation += 1
+        limits = self.config.limits
+        conn = Connection(
+            stream,
+            new_protocol(self.config),
+            generation=self._generation,
+            dispatch=self._dispatch,
+            reports=reports,
+            receive_size=limits.receive_size,
+            write_timeout=self.config.timeouts.write,
+            queue_size=self.config.backpressure.max_inflight + 16,
+        )
+        if self._lifecycle.state is not RuntimeState.CONNECTING:
+            # A reconnect: before the reader delivers anything of the new socket, so the
+            # marker precedes its first event, even one read with the restore replies.
+            self._hub.mark_gap(GapReason.RECONNECT, conn.generation)
+            self._logs.mark_gap(conn.generation)
+        return conn
+
+    def restore_commands(self) -> list[Command]:
+        return self._subscriptions.state.restore_commands() + self._logs.restore_commands()
+
+    def connection_ready(self, conn: Connection, permissions: Permissions | None) -> None:
+        self._conn = conn
+        self._permissions = permissions
+        self._last_error = None  # G-31: a full recovery clears the last error
+
+    def connection_lost(self, conn: Connection, reason: BaseException) -> None:
+        if self._conn is conn:
+            self._conn = None
+        if not isinstance(reason, DrainCutError):
+            self._jobs.fail_unaccepted(_lost_before_acceptance(reason))
+
+    def stopped(self, reason: StopReason, error: BaseException) -> None:
+        self._jobs.fail_all(error)
+        if reason is not StopReason.EXPLICIT_SHUTDOWN:
+            self._terminal_error = error
+            self._hub.close_all()
+            self._logs.close_all()
+
+    def record_error(self, error: BaseException) -> None:
+        self._record_error(error)
+
     # -- the reader's dispatch (synchronous, hot path) ---------------------------------
 
-    def _dispatch(self, conn: Connection, message: Message, now: float) -> list[EventReceiver]:
+    def _dispatch(self, conn: Connection, message: Message, now: float) -> list[Any]:
         if isinstance(message, Event):
             return self._on_event(conn, message, now)
         if isinstance(message, CommandReply | ApiReply):
             self._counters["replies"] += 1
             if self._sinks:
-                self._capture_reply(message, conn.last_reply_command)
+                answered = conn.protocol.answered
+                self._capture_reply(message, answered.command if answered else None)
         elif isinstance(message, LogLine):
             self._logs.deliver(message, conn.generation)
         elif isinstance(message, AuthRequest):
             conn.greeted.set()
-        elif isinstance(message, DisconnectNotice | RudeRejection):
-            self._supervisor.on_notice(conn, message)
         return []
 
-    def _on_event(self, conn: Connection, event: Event, now: float) -> list[EventReceiver]:
+    def _on_event(self, conn: Connection, event: Event, now: float) -> list[Any]:
         counters = self._counters
         sequence = counters["events"] = counters["events"] + 1
         event.envelope = EventEnvelope(conn.generation, sequence, now)
@@ -382,6 +490,60 @@ class EslRuntime:
             except Exception:
                 self._counters["sink_errors"] += 1
 
+    # -- the runtime's own tasks ---------------------------------------------------------
+
+    async def _start(self, nursery: trio.Nursery) -> None:
+        """Start the job timer and the supervisor; return once the first connection is READY."""
+        nursery.start_soon(self._protected, self._run_timer, name="esl-trio job timer")
+        await nursery.start(self._protected, self._supervisor.run, name="esl-trio supervisor")
+
+    async def _run_timer(self, task_status: trio.TaskStatus[None]) -> None:
+        await self._jobs.run_timer()
+
+    async def _protected(
+        self,
+        run: Callable[[trio.TaskStatus[None]], Awaitable[None]],
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        # Shielded from the scope around ``open_esl_runtime``: the drain needs the reader,
+        # the writer and the timers. ``_stop_tasks`` cancels them once it is over.
+        with trio.CancelScope(shield=True) as scope:
+            self._task_scopes.append(scope)
+            await run(task_status)
+
+    def _stop_tasks(self) -> None:
+        for scope in self._task_scopes:
+            scope.cancel()
+
+    def _release(self) -> None:
+        """After the block: every receiver ends (iteration stops), nothing is left behind."""
+        self._hub.close_all()
+        self._logs.close_all()
+
+
+def _split_command(command: str, args: str) -> tuple[str, str]:
+    """``"show channels"`` → ``("show", "channels")``, as python-ESL and fs_cli accept it."""
+    if args or " " not in command.strip(" "):
+        return command, args
+    name, _, rest = command.strip(" ").partition(" ")
+    return name, rest.lstrip(" ")
+
+
+def _job_accepted(reply: Reply) -> bool:
+    # FreeSWITCH accepts with a command/reply "+OK Job-UUID: …" — or, when the command tears
+    # its own listener down (``reload mod_event_socket``), with an api/response saying so.
+    if isinstance(reply, CommandReply):
+        return reply.ok
+    return reply.text.startswith(_JOB_ACCEPTED)
+
+
+def _lost_before_acceptance(reason: BaseException) -> ConnectionLostError:
+    error = ConnectionLostError(
+        f"connection lost before the job was accepted: {reason}", written=True
+    )
+    error.__cause__ = reason
+    return error
+
 
 def _dispatch_payload(command: Command) -> dict[str, Any]:
     payload: dict[str, Any] = {"command": command.describe()}
@@ -392,39 +554,53 @@ def _dispatch_payload(command: Command) -> dict[str, Any]:
     return payload
 
 
-def _reply_text(reply: Reply | None) -> str:
-    if isinstance(reply, CommandReply):
-        return reply.text
-    if isinstance(reply, ApiReply):
-        return reply.text
-    return ""
-
-
 @asynccontextmanager
 async def open_esl_runtime(
     config: RuntimeConfig, *, connector: Connector | None = None
 ) -> AsyncIterator[EslRuntime]:
-    """Connect, authenticate and restore subscriptions; yield the runtime; drain and close.
+    """``async with open_esl_runtime(config) as rt:`` — connect, authenticate, restore; drain.
 
-    Returns from ``__aenter__`` only once the runtime is READY. A failure of the first
-    connection raises here (unless ``config.retry.retry_first_connect``); later losses are
-    retried in the background according to ``config.retry``. Leaving the block drains accepted
-    work (bounded), sends ``exit`` and closes; nothing keeps running afterwards.
+    An async context manager. Entering returns only once the runtime is READY (connected,
+    authenticated, subscriptions applied). A failure of the first connection raises here
+    (unless ``config.retry.retry_first_connect``); later losses are retried in the background
+    according to ``config.retry``. Leaving the block — normally, by an exception or by
+    cancellation — drains accepted work (bounded by ``backpressure.drain_timeout``), sends
+    ``exit`` and closes; nothing keeps running afterwards. What the block raised comes out
+    unchanged (an ExceptionGroup of your own nursery stays that group).
     """
     runtime = EslRuntime(config, connector or tcp_connector(config))
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(runtime._jobs.run_timer)
-            await nursery.start(runtime._supervisor.run)
-            try:
-                yield runtime
-            finally:
-                with trio.CancelScope(shield=True):
-                    await runtime.aclose()
-                nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        error = unwrap_group(group)
-        raise error from error.__cause__
+        async with _runtime_scope(runtime):
+            yield runtime
     finally:
-        runtime._hub.close_all()
-        runtime._logs.close_all()
+        runtime._release()
+
+
+@asynccontextmanager
+async def _runtime_scope(runtime: EslRuntime) -> AsyncGenerator[None, None]:
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                await runtime._start(nursery)
+                try:
+                    yield
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await runtime.aclose()
+            finally:
+                runtime._stop_tasks()
+    except BaseExceptionGroup as group:
+        # The runtime's nursery adds exactly one layer around what the block (or the first
+        # connection) raised; strip that layer only, so a user's own group stays intact.
+        if len(group.exceptions) != 1:
+            raise
+        _reraise(group.exceptions[0])
+
+
+def _reraise(error: BaseException) -> None:
+    cause, context, suppress = error.__cause__, error.__context__, error.__suppress_context__
+    try:
+        raise error
+    finally:
+        error.__cause__, error.__context__ = cause, context
+        error.__suppress_context__ = suppress

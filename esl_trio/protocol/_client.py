@@ -5,10 +5,15 @@ bytes, and enforces the rules of the conversation:
 
 * nothing but ``auth``/``userauth``/``exit`` may be sent before ``+OK accepted``, and ``auth``
   only after the server's ``auth/request`` (B-CONN-4, B-AUTH-4);
-* replies carry no ids (B-API-2/3): it counts the commands awaiting a reply and checks that each
-  reply has the kind its command expects (``api`` gets ``api/response``, or a ``command/reply``
-  ``-ERR permission denied`` under userauth, B-AUTH-6). A reply with nothing waiting, or of the
-  wrong kind, means the stream is desynchronised: a :class:`RemoteProtocolError`;
+* replies carry no ids (B-API-2/3): it keeps the one queue of commands awaiting a reply, in
+  wire order, and checks that each reply has the kind its command expects (``api`` gets
+  ``api/response``, or a ``command/reply`` ``-ERR permission denied`` under userauth, B-AUTH-6;
+  a ``bgapi`` may be accepted by an ``api/response`` ``+OK Job-UUID: …``, as FreeSWITCH does
+  when ``reload mod_event_socket`` tears the listener down). A reply with nothing waiting, or of
+  the wrong kind, means the stream is desynchronised: a :class:`RemoteProtocolError`;
+* every reply consumes exactly one queue entry, and the caller gets back the *token* it passed
+  to :meth:`ClientProtocol.send` with that command (:attr:`ClientProtocol.answered`), so an
+  I/O layer never keeps a second queue in step by convention;
 * a second ``auth/request`` after authentication is a protocol error (B-CONN-15 [REC]).
 
 Errors are sticky, like h11: after a RemoteProtocolError the state is ``ERROR`` and every call
@@ -19,6 +24,9 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from typing import Generic, TypeVar
+
+import attrs
 
 from ._commands import Auth, Command, Exit, ReplyKind, UserAuth
 from ._errors import LocalProtocolError, RemoteProtocolError
@@ -26,7 +34,9 @@ from ._frames import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES, FramePars
 from ._messages import ApiReply, AuthRequest, CommandReply, Message, classify
 from ._sentinels import CONNECTION_CLOSED, NEED_DATA, Sentinel
 
-__all__ = ["ClientProtocol", "ClientState"]
+__all__ = ["Answered", "ClientProtocol", "ClientState"]
+
+TokenT = TypeVar("TokenT")
 
 
 class ClientState(enum.Enum):
@@ -42,10 +52,30 @@ class ClientState(enum.Enum):
 
 
 _PRE_AUTH_OK = (Auth, UserAuth, Exit)
+_JOB_ACCEPTED = "+OK Job-UUID:"
 
 
-class ClientProtocol:
-    """Bytes ↔ messages for the client role. No I/O, no clock."""
+@attrs.frozen
+class Answered(Generic[TokenT]):
+    """The command the reply just returned by ``next_event`` answers, and its token."""
+
+    command: Command
+    token: TokenT | None
+
+
+@attrs.frozen
+class _Pending(Generic[TokenT]):
+    command: Command
+    token: TokenT | None
+    credentials: bool
+
+
+class ClientProtocol(Generic[TokenT]):
+    """Bytes ↔ messages for the client role. No I/O, no clock.
+
+    ``TokenT`` is whatever the I/O layer wants back with each reply (a reply slot, a future);
+    the protocol only stores it.
+    """
 
     def __init__(
         self,
@@ -55,25 +85,36 @@ class ClientProtocol:
     ) -> None:
         self._parser = FrameParser(max_header_bytes=max_header_bytes, max_body_bytes=max_body_bytes)
         self.state = ClientState.AWAIT_AUTH_REQUEST
-        self._waiting: deque[tuple[ReplyKind, bool]] = deque()  # (reply kind, is credentials)
+        self._waiting: deque[_Pending[TokenT]] = deque()
         self._error: RemoteProtocolError | None = None
+        #: After ``next_event`` returned a reply: the command it answers and that command's
+        #: token. None before the first reply.
+        self.answered: Answered[TokenT] | None = None
 
     @property
     def replies_pending(self) -> int:
         """Commands sent whose reply has not been received yet."""
         return len(self._waiting)
 
+    def pending_tokens(self) -> list[TokenT | None]:
+        """The tokens of the commands awaiting a reply, oldest first (a copy)."""
+        return [pending.token for pending in self._waiting]
+
     @property
     def buffered_bytes(self) -> int:
         """Bytes received but not yet returned as messages."""
         return self._parser.buffered_bytes
 
-    def send(self, command: Command) -> bytes:
-        """The bytes for ``command``; :class:`LocalProtocolError` if it may not be sent now."""
+    def send(self, command: Command, token: TokenT | None = None) -> bytes:
+        """The bytes for ``command``; :class:`LocalProtocolError` if it may not be sent now.
+
+        ``token`` comes back in :attr:`answered` with the reply to this command. Send the
+        bytes in the order of these calls: that order is the order replies are matched in.
+        """
         self._check_can_send(command)
         data = command.to_bytes()
         credentials = isinstance(command, Auth | UserAuth)
-        self._waiting.append((command.reply_kind, credentials))
+        self._waiting.append(_Pending(command, token, credentials))
         if credentials:
             self.state = ClientState.AUTHENTICATING
         return data
@@ -124,10 +165,23 @@ class ClientProtocol:
     def _match_reply(self, reply: CommandReply | ApiReply) -> None:
         if not self._waiting:
             raise RemoteProtocolError(f"reply with no command waiting for it: {reply!r}"[:200])
-        kind, credentials = self._waiting.popleft()
-        if isinstance(reply, ApiReply) and kind is not ReplyKind.API_RESPONSE:
-            raise RemoteProtocolError("api/response received for a command that is not api")
-        if credentials and isinstance(reply, CommandReply):
+        pending = self._waiting[0]
+        if isinstance(reply, ApiReply) and not _api_response_fits(pending.command, reply):
+            # Checked before the entry is consumed: its token must stay pending, so the I/O
+            # layer can still fail it when it closes the desynchronised connection.
+            raise RemoteProtocolError(
+                f"api/response received for {pending.command.verb!r}, which expects a command/reply"
+            )
+        self._waiting.popleft()
+        self.answered = Answered(pending.command, pending.token)
+        if pending.credentials and isinstance(reply, CommandReply):
             self.state = (
                 ClientState.AUTHENTICATED if reply.is_auth_accepted else ClientState.AUTH_REJECTED
             )
+
+
+def _api_response_fits(command: Command, reply: ApiReply) -> bool:
+    """An api/response answers ``api`` — and a ``bgapi`` when it carries the acceptance."""
+    if command.reply_kind is ReplyKind.API_RESPONSE:
+        return True
+    return command.verb == "bgapi" and reply.text.startswith(_JOB_ACCEPTED)

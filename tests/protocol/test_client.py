@@ -140,9 +140,43 @@ def test_reply_with_nothing_waiting_is_desync_B_API_3() -> None:
 
 def test_api_response_to_non_api_command_is_desync() -> None:
     protocol = authenticated()
-    protocol.send(EventSubscribe(names=("ALL",)))
-    with pytest.raises(RemoteProtocolError, match="not api"):
+    protocol.send(EventSubscribe(names=("ALL",)), "slot")
+    with pytest.raises(RemoteProtocolError, match="expects a command/reply"):
         messages(protocol, api_response("huh"))
+    # The entry it could not answer stays pending, so the I/O layer can still fail it.
+    assert protocol.pending_tokens() == ["slot"]
+
+
+def test_issue10_item4_each_reply_comes_back_with_its_token() -> None:
+    protocol = authenticated()
+    protocol.send(Api("status"), "first")
+    protocol.send(EventSubscribe(names=("ALL",)), "second")
+    assert protocol.pending_tokens() == ["first", "second"]
+    seen = []
+    for data in (api_response("UP"), command_reply("+OK event listener enabled plain")):
+        (reply,) = messages(protocol, data)
+        assert protocol.answered is not None
+        seen.append((type(reply).__name__, protocol.answered.token, protocol.answered.command.verb))
+    assert seen == [("ApiReply", "first", "api"), ("CommandReply", "second", "event")]
+    assert protocol.pending_tokens() == []
+
+
+def test_issue8_item18_bgapi_accepted_by_an_api_response_job_uuid() -> None:
+    # What FreeSWITCH 1.11 sends for ``bgapi reload mod_event_socket`` before it closes.
+    protocol = authenticated()
+    job = BgApi("reload", "mod_event_socket")
+    protocol.send(job, "job")
+    body = f"+OK Job-UUID: {job.job_uuid}\n"
+    (reply,) = messages(protocol, api_response(body))
+    assert isinstance(reply, ApiReply) and reply.text == body
+    assert protocol.answered is not None and protocol.answered.token == "job"
+
+
+def test_issue8_item18_other_api_response_to_bgapi_is_desync() -> None:
+    protocol = authenticated()
+    protocol.send(BgApi("status"))
+    with pytest.raises(RemoteProtocolError, match="bgapi"):
+        messages(protocol, api_response("UP 0 years"))
 
 
 def test_second_auth_request_is_protocol_error_B_CONN_15() -> None:

@@ -55,7 +55,7 @@ async def test_api_and_mutation_artifacts_noops_and_rejections_B_REPLAY_4_6(
         await rt.subscriptions.add_filter("Unique-ID", "x")
         count = len(artifacts)
         with pytest.raises(ValueError):
-            await rt.api("bad token")  # rejected before acceptance: no artifact
+            await rt.api("bad\ntoken")  # rejected before acceptance: no artifact
         assert len(artifacts) == count
     names = [a.name for a in artifacts]
     assert names.count("subscription.mutate") == 1

@@ -234,7 +234,7 @@ async def test_validation_happens_before_anything_is_written_G_14(
     with pytest.raises(ValueError, match="line"):
         await rt.api("status\n\nexit")
     with pytest.raises(ValueError):
-        await rt.api("show channels")  # whitespace in the command token
+        await rt.api("show\tchannels")  # whitespace in the command token
     with pytest.raises(ValueError):
         await rt.bgapi("originate", "a\r\nb")
     assert len(fs.commands) == count
