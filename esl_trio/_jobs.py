@@ -167,5 +167,6 @@ class JobTracker:
             job = self._jobs.get(job_uuid)
             if job is not None and job.deadline <= now:
                 self.timed_out += 1
-                timeout = job.deadline - (job.accepted_at or job.deadline)
+                accepted = job.accepted_at if job.accepted_at is not None else job.deadline
+                timeout = job.deadline - accepted
                 self.fail(job, CommandTimeoutError(f"bgapi {job.command} (completion)", timeout))

@@ -523,7 +523,7 @@ class EslRuntime:
 
 def _split_command(command: str, args: str) -> tuple[str, str]:
     """``"show channels"`` → ``("show", "channels")``, as python-ESL and fs_cli accept it."""
-    if args or " " not in command.strip(" "):
+    if args:
         return command, args
     name, _, rest = command.strip(" ").partition(" ")
     return name, rest.lstrip(" ")

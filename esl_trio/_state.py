@@ -108,15 +108,13 @@ def _build_table() -> dict[tuple[RuntimeState, ReconnectPhase, Transition], Pair
     add(((s, P.RESTORING) for s in _SUPERVISED), T.READY, lambda p: (S.READY, P.IDLE))
     attempting = [(s, p) for s in (*_SUPERVISED, S.DRAINING) for p in (P.CONNECTING, P.RESTORING)]
     add(attempting, T.ATTEMPT_FAILED, lambda p: (p[0], P.IDLE))
-    # The shutdown closes the connection it stopped: the attempt or the connection then ends.
-    add([(S.DRAINING, P.STOPPED)], T.ATTEMPT_FAILED, lambda p: p)
     # A loss while draining keeps draining: it never reconnects (B-DRAIN-4).
-    add([(S.READY, P.IDLE), (S.DRAINING, P.IDLE), (S.DRAINING, P.STOPPED)], T.LOST,
+    add([(S.READY, P.IDLE), (S.DRAINING, P.IDLE)], T.LOST,
         lambda p: (S.RECONNECTING, P.IDLE) if p[0] is S.READY else p)  # fmt: skip
     add(((s, P.IDLE) for s in _SUPERVISED), T.BACK_OFF, lambda p: (p[0], P.WAITING))
     add([(S.READY, P.IDLE), *((S.RECONNECTING, p) for p in _LIVE_PHASES)], T.DRAIN,
         lambda p: (S.DRAINING, p[1]))  # fmt: skip
-    stoppable = [(s, p) for s in (*_SUPERVISED, S.READY) for p in _LIVE_PHASES]
+    stoppable = [(S.READY, P.IDLE), *((s, p) for s in _SUPERVISED for p in _LIVE_PHASES)]
     add(stoppable, T.STOP, lambda p: (S.FAILED, P.STOPPED))
     add(((S.DRAINING, p) for p in _LIVE_PHASES), T.STOP, lambda p: (S.DRAINING, P.STOPPED))
     add([(S.DRAINING, P.STOPPED)], T.CLOSE, lambda p: (S.CLOSED, P.STOPPED))

@@ -249,7 +249,8 @@ class Supervisor:
             # The handshake's own verdict wins: after "-ERR invalid" FreeSWITCH also sends a
             # disconnect notice, which must not turn an auth rejection into a lost connection.
             cause = handshake[0] if handshake else conn.end_reason
-            self._lifecycle.apply(Transition.ATTEMPT_FAILED, attempt=self.attempt, error=cause)
+            if self._lifecycle.phase is not ReconnectPhase.STOPPED:
+                self._lifecycle.apply(Transition.ATTEMPT_FAILED, attempt=self.attempt, error=cause)
             raise _AttemptFailed(cause or ConnectionLostError("closed", written=False))
 
     async def _first_ending(
@@ -382,7 +383,8 @@ class Supervisor:
             self._host.record_error(reason)
         if self._conn is conn:
             self._conn = None
-        if was_ready:
+        if was_ready and self._lifecycle.phase is not ReconnectPhase.STOPPED:
+            # (Once stopped — the drain closing its own connection — a loss is no news.)
             self._lifecycle.apply(Transition.LOST, error=reason)
             log.warning("esl-trio: disconnected from %s: %s", self._config.address, reason)
         self._host.connection_lost(conn, reason)
