@@ -47,7 +47,8 @@ async def test_issue8_item18_reload_kills_every_listener_and_accepts_reconnects(
         assert isinstance(reply, ApiReply)
         assert reply.body.startswith(b"+OK Job-UUID: ")
         for listener in (client, other):
-            (notice,) = [m for m in await listener.expect_close() if isinstance(m, DisconnectNotice)]
+            messages = await listener.expect_close()
+            (notice,) = [m for m in messages if isinstance(m, DisconnectNotice)]
             assert notice.body == SHUTDOWN_NOTICE
         with pytest.raises(Closed):
             await other.next()
