@@ -46,6 +46,7 @@ with the ``fake_freeswitch``, ``simulated_pbx`` and ``fake_dialer`` fixtures.
 from ._api import ApiHandler as ApiHandler
 from ._api import ApiOutput as ApiOutput
 from ._connection import FakeConnection as FakeConnection
+from ._dialer import DialOptions as DialOptions
 from ._dialer import FakeDialer as FakeDialer
 from ._dialer import FakeOutboundCall as FakeOutboundCall
 from ._dialer import open_fake_dialer as open_fake_dialer
@@ -72,6 +73,7 @@ __all__ = [
     "ApiHandler",
     "ApiOutput",
     "CommandMatch",
+    "DialOptions",
     "DropRule",
     "EmittedEvent",
     "FakeConnection",

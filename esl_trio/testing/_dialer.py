@@ -26,7 +26,7 @@ import time
 import uuid as uuid_module
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Final, TypeAlias
+from typing import Final, TypeAlias, TypedDict, Unpack
 
 import trio
 
@@ -45,7 +45,7 @@ from ._outbound_session import (
 )
 from ._pipe import bounded_stream_pair
 
-__all__ = ["FakeDialer", "FakeOutboundCall", "OutboundCommand", "open_fake_dialer"]
+__all__ = ["DialOptions", "FakeDialer", "FakeOutboundCall", "OutboundCommand", "open_fake_dialer"]
 
 #: What a test can wait for: a verb (``"sendmsg"``), a line prefix (``"linger 5"``), a
 #: predicate, or None for any command.
@@ -264,6 +264,26 @@ def _matches(match: OutboundMatch, command: OutboundCommand) -> bool:
     return match(command)
 
 
+class DialOptions(TypedDict, total=False):
+    """Keyword options of :meth:`FakeDialer.dial` and :meth:`FakeDialer.dial_memory`.
+
+    Attributes:
+        variables: channel variables, sent as ``variable_<name>`` headers after the recorded
+            ones (and answered by ``getvar``).
+        uuid: the channel's Unique-ID (random by default).
+        answered: the channel is already answered, as in the recording (default True: a
+            loopback call); False: it rings until the application executes ``answer``.
+        async_mode: ``Socket-Mode: async`` (default), else ``static``: ``socket ... async``.
+        full: ``Control: full`` (default), else ``single-channel``: ``socket ... full``.
+    """
+
+    variables: Mapping[str, str]
+    uuid: str
+    answered: bool
+    async_mode: bool
+    full: bool
+
+
 class FakeDialer:
     """Places fake outbound calls. Create it with :func:`open_fake_dialer`.
 
@@ -303,27 +323,14 @@ class FakeDialer:
         return self._nursery
 
     async def dial(
-        self,
-        target: tuple[str, int] | trio.abc.Stream,
-        *,
-        variables: Mapping[str, str] | None = None,
-        uuid: str | None = None,
-        answered: bool = True,
-        async_mode: bool = True,
-        full: bool = True,
+        self, target: tuple[str, int] | trio.abc.Stream, **options: Unpack[DialOptions]
     ) -> FakeOutboundCall:
         """Connect to ``target`` for a new call and play FreeSWITCH's side of the session.
 
         Args:
             target: ``(host, port)`` to reach over TCP, or a stream already connected to the
                 application (the dialer's end).
-            variables: channel variables, sent as ``variable_<name>`` headers after the
-                recorded ones (and answered by ``getvar``).
-            uuid: the channel's Unique-ID (random by default).
-            answered: the channel is already answered, as in the recording (a loopback call);
-                False: it rings until the application executes ``answer``.
-            async_mode: ``Socket-Mode: async`` (else ``static``), as with ``socket ... async``.
-            full: ``Control: full`` (else ``single-channel``), as with ``socket ... full``.
+            **options: see :class:`DialOptions`.
 
         Raises:
             OSError: the TCP connection failed (nothing listens there, ...).
@@ -335,7 +342,7 @@ class FakeDialer:
         else:
             host, port = _MEMORY_ADDRESS
             stream = target
-        channel = self._channel(host, port, variables or {}, uuid, answered, async_mode, full)
+        channel = self._channel(host, port, options)
         session = OutboundSession(
             channel,
             self._identity,
@@ -348,38 +355,33 @@ class FakeDialer:
         nursery.start_soon(call._run, stream)
         return call
 
-    async def dial_memory(self, **options: object) -> tuple[FakeOutboundCall, trio.abc.Stream]:
+    async def dial_memory(
+        self, **options: Unpack[DialOptions]
+    ) -> tuple[FakeOutboundCall, trio.abc.Stream]:
         """:meth:`dial` over an in-memory stream pair; returns the call and *your* end (what
-        your server would have accepted). Options as for :meth:`dial`."""
+        your server would have accepted)."""
         dialer_end, application_end = bounded_stream_pair(self.stream_buffer)
-        call = await self.dial(dialer_end, **options)  # type: ignore[arg-type]
+        call = await self.dial(dialer_end, **options)
         return call, application_end
 
-    def _channel(
-        self,
-        host: str,
-        port: int,
-        variables: Mapping[str, str],
-        uuid: str | None,
-        answered: bool,
-        async_mode: bool,
-        full: bool,
-    ) -> Channel:
+    def _channel(self, host: str, port: int, options: DialOptions) -> Channel:
+        variables = dict(options.get("variables") or {})
         for name, value in variables.items():
             check_value(f"variable {name!r}", f"{name}{value}")
+        async_mode, full = options.get("async_mode", True), options.get("full", True)
         mode = "async" if async_mode else "static"
-        words = " ".join(w for w in (mode if async_mode else "", "full" if full else "") if w)
+        words = " ".join(w for w in ("async" if async_mode else "", "full" if full else "") if w)
         now_us = int(self.wall_clock() * 1_000_000)
         return Channel(
-            uuid=uuid or str(uuid_module.uuid4()),
+            uuid=options.get("uuid") or str(uuid_module.uuid4()),
             other_uuid=str(uuid_module.uuid4()),
             created_us=now_us,
             socket_host=host,
             socket_data=f"{host}:{port} {words}".strip(),
             mode=mode,
             control="full" if full else "single-channel",
-            answered_us=now_us if answered else 0,
-            variables=dict(variables),
+            answered_us=now_us if options.get("answered", True) else 0,
+            variables=variables,
         )
 
 

@@ -98,7 +98,11 @@ class OutboundCommandReader:
             if len(self._buffer) > _MAX_BLOCK:
                 raise RemoteProtocolError("command header block too large")
             return None
-        lines = [line.rstrip("\r") for line in self._buffer[: end.start()].decode().split("\n")]
+        try:
+            text = self._buffer[: end.start()].decode()
+        except UnicodeDecodeError as exc:
+            raise RemoteProtocolError(f"command is not UTF-8: {exc}") from None
+        lines = [line.rstrip("\r") for line in text.split("\n")]
         headers = tuple(_split_header(line) for line in lines[1:] if line)
         length = _content_length(headers)
         if len(self._buffer) < end.end() + length:
@@ -234,7 +238,7 @@ class OutboundSession:
 
     def _cmd_connect(self, command: OutboundCommand) -> Output:
         self.connected = True
-        headers = self._compose("CHANNEL_DATA", self.channel.headers())
+        headers, _ = self._compose("CHANNEL_DATA", self.channel.headers())
         tail = [(n, v[1:] if v[0] == "=" else self._tail_value(v)) for n, v in data.CONNECT_TAIL]
         # No Content-Length: one header block, like switch_event_serialize writes it.
         return Output((encode_event(EventFormat.PLAIN, [*headers, *tail]),))
@@ -277,11 +281,12 @@ class OutboundSession:
 
     def _cmd_linger(self, command: OutboundCommand) -> Output:
         argument = command.argument
-        if argument:
-            self.linger = int(argument) if argument.lstrip("-").isdigit() else 0
-            return _reply(f"+OK will linger {self.linger} seconds")
-        self.linger = -1
-        return _reply("+OK will linger")
+        # atoi(): no number is 0 seconds; -1 (or no argument) is forever.
+        seconds = int(argument) if argument.lstrip("-").isdigit() else (0 if argument else -1)
+        self.linger = seconds
+        if seconds == -1:
+            return _reply("+OK will linger")
+        return _reply(f"+OK will linger {seconds} seconds")
 
     def _cmd_nolinger(self, command: OutboundCommand) -> Output:
         self.linger = None
@@ -399,14 +404,14 @@ class OutboundSession:
 
     # -- events --------------------------------------------------------------------------
 
-    def _compose(self, name: str, extra: Pairs) -> Pairs:
+    def _compose(self, name: str, extra: Pairs) -> tuple[Pairs, int]:
         calling = data.CALLING.get(name, ("fake_dialer.c", "emit", 1))
         sequence = self._next_sequence()
-        return compose_headers(self._identity, name, sequence, self._now(), calling, extra)
+        headers = compose_headers(self._identity, name, sequence, self._now(), calling, extra)
+        return headers, sequence
 
     def _event(self, name: str, extra: Pairs, body: bytes = b"") -> EmittedEvent:
-        headers = self._compose(name, [*self.channel.headers(), *extra])
-        sequence = int(headers[12][1])
+        headers, sequence = self._compose(name, [*self.channel.headers(), *extra])
         event = EmittedEvent(name, None, headers, body, sequence)
         self.events.append(event)
         return event

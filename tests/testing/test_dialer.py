@@ -170,6 +170,8 @@ async def test_issue12_item5_replies_match_fixtures_31_to_33():
     ("command", "reply"),
     [
         (b"linger 5\n\n", "+OK will linger 5 seconds"),
+        (b"linger -1\n\n", "+OK will linger"),
+        (b"linger soon\n\n", "+OK will linger 0 seconds"),
         (b"nolinger\n\n", "+OK will not linger"),
         (b"divert_events on\n\n", "+OK events diverted"),
         (b"divert_events off\n\n", "+OK events not diverted"),
@@ -404,6 +406,15 @@ async def test_issue12_item5_full_outbox_raises_instead_of_hanging():
         await app.command(b"myevents\n\n")
         with pytest.raises(RuntimeError, match="not reading"):
             call.send_dtmf("1" * 100)
+
+
+async def test_issue12_item5_garbled_command_drops_the_socket():
+    async with open_fake_dialer() as dialer:
+        call, app, _ = await connected(dialer)
+        await app.send(b"sendmsg\nX: \xff\xfe\n\n")
+        assert await app.read_to_eof() == []
+        await call.wait_closed()
+        assert call.close_reason == "protocol error"
 
 
 async def test_issue12_item5_application_closing_ends_the_call():

@@ -15,6 +15,7 @@ def test_all_is_pinned():
             "ApiHandler",
             "ApiOutput",
             "CommandMatch",
+            "DialOptions",
             "DropRule",
             "EmittedEvent",
             "FakeConnection",
