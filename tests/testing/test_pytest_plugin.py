@@ -1,4 +1,5 @@
-"""The ``fake_freeswitch`` fixture, in-process and as users enable it (``pytest_plugins``)."""
+"""The plugin's fixtures, in-process and as users get them: registered by the installed package
+(``pytest11``), or listed in ``pytest_plugins``; and the message when trio mode is missing."""
 
 from __future__ import annotations
 
