@@ -31,6 +31,7 @@ from typing import Final, TypeAlias, TypedDict, Unpack
 import trio
 
 from esl_trio.protocol import RemoteProtocolError
+from esl_trio.protocol.server import command_reply
 
 from ._api import ApiHandler
 from ._events import EmittedEvent, HeadersInput, Identity, normalize_headers
@@ -230,8 +231,8 @@ class FakeOutboundCall:
         self._notify()
         try:
             output = self._session.handle(command)
-        except ValueError:
-            output = Output((b"Content-Type: command/reply\nReply-Text: -ERR invalid syntax\n\n",))
+        except ValueError:  # a number that is not one (``loops: x``)
+            output = Output((command_reply("-ERR invalid syntax"),))
         self._push(output)
 
     async def _run_apps(self) -> None:

@@ -184,6 +184,8 @@ async def test_issue12_item5_replies_match_fixtures_31_to_33():
         (b"sendmsg 00000000-0000-4000-8000-000000000000\n\n",
          "-ERR invalid session id [00000000-0000-4000-8000-000000000000]"),
         (b"nosuchcommand\n\n", "-ERR command not found"),
+        (b"sendmsg\ncall-command: execute\nexecute-app-name: playback\nloops: x\n\n",
+         "-ERR invalid syntax"),
     ],
 )  # fmt: skip
 async def test_issue12_item5_reply_texts_of_mod_event_socket(command, reply):
