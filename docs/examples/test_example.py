@@ -1,8 +1,8 @@
 """Testing your own esl-trio code against the fake FreeSWITCH.
 
-Run: .venv/bin/pytest docs/examples/test_example.py -p esl_trio.testing.pytest_plugin -q
-(in your project: put ``pytest_plugins = ["esl_trio.testing.pytest_plugin"]`` in the top-level
-conftest.py and set ``trio_mode = true`` for pytest-trio).
+Run: .venv/bin/pytest docs/examples/test_example.py -q
+(in your project: ``pip install 'esl-trio[testing]'`` and set ``trio_mode = true`` for
+pytest-trio; the plugin with the ``fake_freeswitch`` fixture registers itself).
 """
 
 from collections.abc import AsyncIterator

@@ -1,6 +1,6 @@
 """The testing tutorial's test file: an application module and its tests, against the fake.
 
-Run: .venv/bin/pytest docs/examples/test_tutorial.py -p esl_trio.testing.pytest_plugin -q
+Run: .venv/bin/pytest docs/examples/test_tutorial.py -q
 """
 
 from collections.abc import AsyncIterator

@@ -35,13 +35,21 @@ Fault knobs: :meth:`~FakeFreeSwitch.drop_all`, :meth:`FakeConnection.drop`,
 :attr:`~FakeFreeSwitch.refuse_connections`, :attr:`~FakeFreeSwitch.bgapi_delay`,
 :meth:`~FakeFreeSwitch.complete_job`, :meth:`~FakeFreeSwitch.restart`.
 
-pytest users: ``pytest_plugins = ["esl_trio.testing.pytest_plugin"]`` gives a
-``fake_freeswitch`` fixture (see :mod:`esl_trio.testing.pytest_plugin`).
+Outbound mode (FreeSWITCH dials your server for each call): :func:`open_fake_dialer` plays
+FreeSWITCH's side, :class:`FakeOutboundCall` drives one call (DTMF, hangup) and records what your
+server sent.
+
+pytest users: installing esl-trio registers the plugin (:mod:`esl_trio.testing.pytest_plugin`)
+with the ``fake_freeswitch``, ``simulated_pbx`` and ``fake_dialer`` fixtures.
 """
 
 from ._api import ApiHandler as ApiHandler
 from ._api import ApiOutput as ApiOutput
 from ._connection import FakeConnection as FakeConnection
+from ._dialer import DialOptions as DialOptions
+from ._dialer import FakeDialer as FakeDialer
+from ._dialer import FakeOutboundCall as FakeOutboundCall
+from ._dialer import open_fake_dialer as open_fake_dialer
 from ._events import EmittedEvent as EmittedEvent
 from ._fake_server import SHUTDOWN_NOTICE as SHUTDOWN_NOTICE
 from ._fake_server import FakeFreeSwitch as FakeFreeSwitch
@@ -50,6 +58,7 @@ from ._fake_server import open_fake_freeswitch as open_fake_freeswitch
 from ._faults import CommandMatch as CommandMatch
 from ._faults import DropRule as DropRule
 from ._faults import ReceivedCommand as ReceivedCommand
+from ._outbound_session import OutboundCommand as OutboundCommand
 from ._pbx import PbxStats as PbxStats
 from ._pbx import SimulatedCall as SimulatedCall
 from ._pbx import SimulatedPbx as SimulatedPbx
@@ -64,17 +73,22 @@ __all__ = [
     "ApiHandler",
     "ApiOutput",
     "CommandMatch",
+    "DialOptions",
     "DropRule",
     "EmittedEvent",
     "FakeConnection",
+    "FakeDialer",
     "FakeFreeSwitch",
     "FakeOptions",
+    "FakeOutboundCall",
+    "OutboundCommand",
     "ReceivedCommand",
     "ReplayScript",
     "UserCredentials",
     "PbxStats",
     "SimulatedCall",
     "SimulatedPbx",
+    "open_fake_dialer",
     "open_fake_freeswitch",
     "open_simulated_pbx",
 ]

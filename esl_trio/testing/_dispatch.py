@@ -39,7 +39,7 @@ from esl_trio.protocol._commands import LOG_LEVEL_NAMES
 from esl_trio.protocol.server import GOODBYE, api_response, command_reply, disconnect_notice
 
 from ._connection import FakeConnection
-from ._faults import ReceivedCommand, command_verb
+from ._faults import ReceivedCommand, command_line, command_verb
 from ._subscriptions import Permissions
 
 if TYPE_CHECKING:
@@ -59,6 +59,8 @@ class Reply:
     frames: tuple[bytes, ...]
     close: bool = False
     reason: str | None = None
+    #: Run once the frames are written (the module reload that kills every listener).
+    after: Callable[[], None] | None = None
 
     @classmethod
     def text(cls, text: str, extra: list[tuple[str, str]] | None = None) -> Reply:
@@ -79,6 +81,8 @@ async def execute(server: FakeFreeSwitch, conn: FakeConnection, command: Receive
         return Reply.goodbye("+OK bye", "exit")
     if not conn.authenticated:
         return _before_auth(server, conn, command)
+    if _reloads_event_socket(command):
+        return _reload_event_socket(server, conn)
     handler = _HANDLERS.get(type(command))
     if handler is None:  # Auth/UserAuth again, and anything unmodelled
         return Reply.text(NOT_FOUND)
@@ -146,6 +150,23 @@ async def _bgapi(server: FakeFreeSwitch, conn: FakeConnection, command: BgApi) -
     server._start_job(command)
     job = command.job_uuid
     return Reply.text(f"+OK Job-UUID: {job}", [("Job-UUID", job)])
+
+
+def _reloads_event_socket(command: ReceivedCommand) -> bool:
+    """mod_event_socket's ``parse_command`` turns *any* line that contains both ``reload`` and
+    ``mod_event_socket`` (case-insensitively) into ``api bgapi reload mod_event_socket``."""
+    line = command_line(command).lower()
+    return "reload" in line and "mod_event_socket" in line
+
+
+def _reload_event_socket(server: FakeFreeSwitch, conn: FakeConnection) -> Reply:
+    """The api/response of mod_commands' ``bgapi`` (its own Job-UUID: a client ``Job-UUID``
+    header is not used), then the reload kills every listener (fixture ``35``)."""
+    if _api_denied(conn, "bgapi", "reload mod_event_socket"):
+        return Reply.text(DENIED)
+    job_uuid = str(uuid.uuid4())
+    output = f"+OK Job-UUID: {job_uuid}\n"
+    return Reply((api_response(output),), after=lambda: server._reload_event_socket(job_uuid))
 
 
 # -- subscriptions and filters (B-SUBW-*) ------------------------------------------------------

@@ -68,6 +68,8 @@ _JOB_CALLING: Final = ("mod_event_socket.c", "api_exec", 1580)
 _API_CALLING: Final = ("switch_loadable_module.c", "switch_api_execute", 3140)
 _SENDEVENT_CALLING: Final = ("mod_event_socket.c", "parse_command", 2283)
 _HEARTBEAT_CALLING: Final = ("switch_core.c", "send_heartbeat", 95)
+_RELOAD_JOB_CALLING: Final = ("mod_commands.c", "bgapi_exec", 5467)
+_RELOAD_OUTPUT: Final = b"+OK Reloading XML\n+OK module unloaded\n+OK module loaded\n"
 
 _T = TypeVar("_T")
 _C = TypeVar("_C", bound=Command | UnknownCommand | InvalidCommand)
@@ -174,6 +176,8 @@ class FakeFreeSwitch:
         self.wall_clock: Callable[[], float] = time.time
         self.sessions_since_startup = 0
         self.tcp_ports: list[int] = []
+        #: Job-UUIDs of the ``reload mod_event_socket`` commands received, in order.
+        self.event_socket_reloads: list[str] = []
 
     def _init_knobs(self) -> None:
         """The fault and timing knobs, all off."""
@@ -682,6 +686,22 @@ class FakeFreeSwitch:
         self._started_at = trio.current_time()
         self.channels.clear()
         self.sessions_since_startup = 0
+
+    def _reload_event_socket(self, job_uuid: str) -> None:
+        """``reload mod_event_socket``: the unload kills every listener with the shutdown
+        notice (``kill_all_listeners``) and closes it; the module loads again at once, so new
+        connections are accepted. Unlike :meth:`restart`, the core keeps running: same
+        Core-UUID, Event-Sequence, channels and jobs. The job's BACKGROUND_JOB fires after the
+        reload, when no listener is left to receive it."""
+        self.event_socket_reloads.append(job_uuid)
+        for conn in list(self._live.values()):
+            conn._kill(SHUTDOWN_NOTICE, "mod_event_socket reload")
+        extra = [
+            ("Job-UUID", job_uuid),
+            ("Job-Command", "reload"),
+            ("Job-Command-Arg", "mod_event_socket"),
+        ]
+        self._fire("BACKGROUND_JOB", extra, _RELOAD_OUTPUT, calling=_RELOAD_JOB_CALLING)
 
     def hangup_channel(self, channel_uuid: str) -> None:
         """Remove a channel; connections bound to it by ``myevents`` end as FreeSWITCH ends them.

@@ -173,6 +173,8 @@ async def _handle(server: FakeFreeSwitch, conn: FakeConnection, command: Receive
         raise ConnectionEnd(conn.close_reason)
     for frame in reply.frames:
         await conn._transmit(frame)
+    if reply.after is not None:
+        reply.after()
     if reply.close:
         conn.close_reason = reply.reason
         return False

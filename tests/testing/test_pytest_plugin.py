@@ -1,4 +1,5 @@
-"""The ``fake_freeswitch`` fixture, in-process and as users enable it (``pytest_plugins``)."""
+"""The plugin's fixtures, in-process and as users get them: registered by the installed package
+(``pytest11``), or listed in ``pytest_plugins``; and the message when trio mode is missing."""
 
 from __future__ import annotations
 
@@ -64,3 +65,83 @@ def test_users_enable_the_plugin_with_pytest_plugins(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
+
+
+# -- issue 8 item 12: the plugin registers itself (pytest11), and explains trio mode ---------
+
+FIXTURE_TESTS = """
+import pytest
+from esl_trio.testing import FakeDialer, FakeFreeSwitch, SimulatedPbx
+
+
+async def test_fake_freeswitch(fake_freeswitch):
+    assert isinstance(fake_freeswitch, FakeFreeSwitch)
+
+
+async def test_simulated_pbx(simulated_pbx):
+    assert isinstance(simulated_pbx, SimulatedPbx)
+    assert (await simulated_pbx.fs.connect()) is not None
+
+
+@pytest.mark.fake_dialer(hostname="dialer-host")
+async def test_fake_dialer(fake_dialer):
+    assert isinstance(fake_dialer, FakeDialer)
+    call, stream = await fake_dialer.dial_memory()
+    await stream.send_all(b"connect\\n\\n")
+    await call.wait_connected()
+"""
+
+
+def _ini(pytester, trio_mode: bool) -> None:
+    lines = ["[pytest]", "addopts = --strict-markers -p no:cacheprovider"]
+    if trio_mode:
+        lines.append("trio_mode = true")
+    pytester.makefile(".ini", pytest="\n".join(lines) + "\n")
+
+
+def test_issue8_item12_entry_point_gives_the_fixtures_without_a_conftest(pytester):
+    _ini(pytester, trio_mode=True)
+    pytester.makepyfile(test_user=FIXTURE_TESTS)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3)
+
+
+def test_issue8_item12_pytest_plugins_line_still_works_without_double_registration(pytester):
+    _ini(pytester, trio_mode=True)
+    pytester.makeconftest('pytest_plugins = ["esl_trio.testing.pytest_plugin"]\n')
+    pytester.makepyfile(test_user=FIXTURE_TESTS)
+    result = pytester.runpytest("-p", "esl_trio.testing.pytest_plugin")
+    result.assert_outcomes(passed=3)
+
+
+def test_issue8_item12_without_trio_mode_the_fixtures_say_what_to_add(pytester):
+    _ini(pytester, trio_mode=False)
+    pytester.makepyfile(test_user=FIXTURE_TESTS)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=3)
+    output = result.stdout.str()
+    assert output.count("is not run by pytest-trio. Add `trio_mode = true`") == 3
+    assert "[tool.pytest.ini_options] in pyproject.toml, or [pytest] in pytest.ini" in output
+    assert "or mark the test with @pytest.mark.trio" in output
+
+
+def test_issue8_item12_trio_marker_is_enough_without_trio_mode(pytester):
+    _ini(pytester, trio_mode=False)
+    pytester.makepyfile(
+        test_user="""
+import pytest
+
+@pytest.mark.trio
+async def test_marked(fake_freeswitch):
+    assert fake_freeswitch.password == "ClueCon"
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+
+
+def test_issue8_item12_other_tests_are_not_touched_without_trio_mode(pytester):
+    _ini(pytester, trio_mode=False)
+    pytester.makepyfile(test_user="def test_plain():\n    assert True\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
