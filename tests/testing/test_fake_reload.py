@@ -104,11 +104,6 @@ async def test_issue8_item18_reload_needs_bgapi_rights():
         assert fs.event_socket_reloads == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the runtime still refuses an api/response as the answer to bgapi; remove this "
-    "marker once ClientProtocol takes '+OK Job-UUID:' in an api/response as the acceptance",
-)
 async def test_issue8_item18_runtime_recovers_from_a_reload_on_the_fake(autojump_clock):
     """The live scenario (tests/live) against the fake: accepted, killed, back, working."""
     config = RuntimeConfig(
