@@ -26,7 +26,7 @@ import attrs
 import trio
 
 from ._errors import CommandTimeoutError, ConnectionLostError, DrainError
-from ._receivers import Receiver
+from ._receivers import Feed
 from .protocol import (
     NEED_DATA,
     ApiReply,
@@ -73,7 +73,7 @@ class Connection:
         protocol: ClientProtocol,
         *,
         generation: int,
-        dispatch: Callable[[Connection, Message, float], Sequence[Receiver[Any]]],
+        dispatch: Callable[[Connection, Message, float], Sequence[Feed[Any]]],
         receive_size: int,
         write_timeout: float,
     ) -> None:
@@ -301,7 +301,7 @@ class Connection:
                 elif blocked := self._dispatch(self, message, now):
                     await self._wait_for_room(list(blocked), message)
 
-    async def _wait_for_room(self, blocked: list[Receiver[Any]], message: Message) -> None:
+    async def _wait_for_room(self, blocked: list[Feed[Any]], message: Message) -> None:
         """The BLOCK overflow policy: stop reading until each full receiver has room."""
         for receiver in blocked:
             await receiver.wait_writable()

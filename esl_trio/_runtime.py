@@ -15,7 +15,7 @@ exceptions.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -32,8 +32,8 @@ from ._errors import (
 from ._health import ErrorRecord, HealthSnapshot, Permissions
 from ._hub import EventHub, EventReceiver
 from ._jobs import BackgroundJob, JobTracker
-from ._logs import LogStream
-from ._receivers import Overflow
+from ._logs import LogRouter, LogStream
+from ._receivers import Feed, Overflow
 from ._replay import ReplayArtifact
 from ._state import RuntimeState, StateCell
 from ._subscriptions import Subscriptions, SubscriptionState
@@ -110,7 +110,8 @@ class EslRuntime:
             ),
             self._apply_subscription,
         )
-        self._logs = LogStream(self)
+        self._logs = LogRouter(self.command, command_timeout=config.timeouts.command)
+        self._log_stream = LogStream(self._logs)
         self.events = EventStream(self._hub)
         self._counters = {"events": 0, "undecodable": 0, "replies": 0, "sink_errors": 0}
         self._capture_seq = 0
@@ -129,7 +130,7 @@ class EslRuntime:
     @property
     def logs(self) -> LogStream:
         """FreeSWITCH log lines (``log <level>``), restored after reconnects."""
-        return self._logs
+        return self._log_stream
 
     @property
     def permissions(self) -> Permissions | None:
@@ -237,7 +238,7 @@ class EslRuntime:
             replies_received=self._counters["replies"],
             jobs_completed=self._jobs.completed,
             jobs_timed_out=self._jobs.timed_out,
-            receivers=tuple(r.statistics() for r in self._hub.receivers) + self._logs.stats(),
+            receivers=self._hub.statistics() + self._logs.statistics(),
             reconnect=sup.status(),
             connected_at=sup.connected_at,
             disconnected_at=sup.disconnected_at,
@@ -325,7 +326,7 @@ class EslRuntime:
 
     # -- the reader's dispatch (synchronous, hot path) ---------------------------------
 
-    def _dispatch(self, conn: Connection, message: Message, now: float) -> list[EventReceiver]:
+    def _dispatch(self, conn: Connection, message: Message, now: float) -> Sequence[Feed[Event]]:
         if isinstance(message, Event):
             return self._on_event(conn, message, now)
         if isinstance(message, CommandReply | ApiReply):
@@ -340,7 +341,7 @@ class EslRuntime:
             self._supervisor.on_notice(conn, message)
         return []
 
-    def _on_event(self, conn: Connection, event: Event, now: float) -> list[EventReceiver]:
+    def _on_event(self, conn: Connection, event: Event, now: float) -> Sequence[Feed[Event]]:
         counters = self._counters
         sequence = counters["events"] = counters["events"] + 1
         event.envelope = EventEnvelope(conn.generation, sequence, now)

@@ -31,6 +31,7 @@ from ._errors import (
     ConnectionLostError,
     DrainError,
     HandshakeError,
+    NotReadyError,
 )
 from ._health import ErrorRecord, Permissions, ReconnectStatus
 from ._receivers import GapReason
@@ -170,6 +171,11 @@ class Supervisor:
         self._rt._jobs.fail_all(error)
         if reason is not StopReason.EXPLICIT_SHUTDOWN:
             self._rt._state.set(RuntimeState.FAILED)
+            # Receivers end now, not when the block is left: a consumer must not wait forever.
+            ended = NotReadyError(self._rt._not_ready_message(RuntimeState.FAILED))
+            ended.__cause__ = cause
+            self._rt._hub.close_all(ended)
+            self._rt._logs.close_all(ended)
 
     # -- one socket lifetime ---------------------------------------------------------
 
@@ -283,7 +289,7 @@ class Supervisor:
     async def _restore(self, conn: Connection) -> None:
         """Events first, then filters, then the log level (B-SUBS-10); each must say +OK."""
         commands = (
-            self._rt.subscriptions.state.restore_commands() + self._rt.logs.restore_commands()
+            self._rt.subscriptions.state.restore_commands() + self._rt._logs.restore_commands()
         )
         for command in commands:
             reply = await conn.request(command, self._config.timeouts.restore)
@@ -304,6 +310,8 @@ class Supervisor:
         self.attempt = 0
         self.connected_at = time.time()
         rt._state.set(RuntimeState.READY)
+        rt._hub.flush_gaps()  # a reconnect marker is readable now, not with the next event
+        rt._logs.flush_gaps()
         if not self._ever_ready:
             self._ever_ready = True
             task_status.started()
