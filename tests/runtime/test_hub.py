@@ -203,6 +203,18 @@ def test_issue8_item4_flush_gaps_reaches_every_receiver_and_sink() -> None:
     assert sink.log == [("gap", GapReason.RECONNECT, 2), "flush"]
 
 
+def test_issue8_item4_marker_precedes_an_event_read_before_ready() -> None:
+    """The new socket's first event may be routed before READY (read with the restore
+    replies): the pending marker goes before it, and READY then adds no second one."""
+    hub = EventHub()
+    receiver = hub.open(["X"], (), max_buffer=10, overflow=DROP)
+    hub.mark_gap(GapReason.RECONNECT, 2)
+    hub.deliver(event("X", unique_id="early"), 2)
+    hub.flush_gaps()
+    assert receiver.receive_nowait() == StreamGap(GapReason.RECONNECT, 0, 2)
+    assert drained_names(receiver) == ["X"]
+
+
 def test_issue8_item3_close_all_ends_receivers_and_sinks_with_the_error() -> None:
     hub = EventHub()
     named = hub.open(["X"], (), max_buffer=10, overflow=DROP)
