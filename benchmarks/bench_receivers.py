@@ -23,11 +23,14 @@ import trio.testing
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from esl_trio._receivers import Overflow, open_receiver  # noqa: E402
+from esl_trio._receivers import Feed, Overflow, Receiver, open_receiver
 
 
 async def _run_receiver(items: int, batch: int, consumers: int) -> float:
-    receiver, feed = open_receiver("bench", items + 1, Overflow.DROP_NEWEST, lambda f: None)
+    pair: tuple[Receiver[int], Feed[int]] = open_receiver(
+        "bench", items + 1, Overflow.DROP_NEWEST, lambda f: None
+    )
+    receiver, feed = pair
     got = [0]
 
     async def consume() -> None:
@@ -74,7 +77,7 @@ async def _run_memory_channel(items: int, batch: int, consumers: int) -> float:
 
 def _best(run: Callable[[int, int, int], Awaitable[float]], args: argparse.Namespace) -> float:
     times = [trio.run(run, args.items, args.batch, args.consumers) for _ in range(args.repeat)]
-    return args.items / min(times)
+    return float(args.items) / min(times)
 
 
 def main() -> None:

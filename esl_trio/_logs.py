@@ -8,6 +8,7 @@ bounded by the command timeout, so a cancelled consumer never leaves ``log 7`` r
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -67,11 +68,13 @@ class LogRouter:
         """:meth:`apply` for cleanup: shielded, bounded by the command timeout, never raises
         an :class:`EslError` (a failed change leaves the level unknown, so the next change or
         restore sends it again)."""
-        with trio.CancelScope(shield=True), trio.move_on_after(self._command_timeout):
-            try:
-                await self.apply()
-            except EslError:
-                pass  # NotReady & co: no connection has logs on; others: level is unknown
+        # NotReady & co: no connection has logs on; other errors: the level stays unknown.
+        with (
+            trio.CancelScope(shield=True),
+            trio.move_on_after(self._command_timeout),
+            contextlib.suppress(EslError),
+        ):
+            await self.apply()
 
     def _forget(self, feed: _LogFeed) -> None:
         if self._levels.pop(feed, None) is not None:

@@ -7,7 +7,7 @@ import pytest
 import trio
 import trio.testing
 
-from esl_trio import EslRuntime, GapReason, NotReadyError, StreamGap
+from esl_trio import EslRuntime, GapReason, NotReadyError, RuntimeState, StreamGap
 from esl_trio._logs import LogRouter, LogStream
 from esl_trio.protocol import Command, LogLine
 from esl_trio.testing import FakeFreeSwitch
@@ -74,8 +74,7 @@ async def test_issue8_item5_cleanup_without_a_connection_is_quiet(
             fs.reject_auth_next(100)  # keep the runtime from reconnecting for a while
             await fs.drop_all()
             with trio.fail_after(5):
-                while rt.health().state.value == "ready":
-                    await trio.sleep(0.01)
+                await rt.wait_state(RuntimeState.RECONNECTING, RuntimeState.FAILED)
         # Left while not READY: no error, and the next connection starts without logs.
         assert rt.logs.statistics() == ()
 

@@ -283,7 +283,7 @@ async def test_issue8_item4_flush_gap_wakes_a_waiter_before_any_event() -> None:
 
 def test_issue8_item11_consumer_side_has_no_producer_methods() -> None:
     receiver, _ = make()
-    present = [name for name in PRODUCER_METHODS + ("close_all",) if hasattr(receiver, name)]
+    present = [name for name in (*PRODUCER_METHODS, "close_all") if hasattr(receiver, name)]
     assert present == []
     # close() exists but only in its consumer form: it takes no error.
     with pytest.raises(TypeError):

@@ -59,24 +59,27 @@ async def test_issue8_item3_receivers_end_when_the_runtime_stops_for_good(
     cause: type[BaseException] | None,
 ) -> None:
     events_seen: list[object] = []
-    async with open_runtime(retry=retry, subscriptions=ANSWERS) as rt:
-        async with rt.events.receiver("CHANNEL_ANSWER") as events, rt.logs.receiver() as logs:
-            fs.emit("CHANNEL_ANSWER", {"Unique-ID": "before"})
-            await rt.api("status")  # read before the fault
-            await fault(fs)
-            errors: list[BaseException] = []
-            with trio.fail_after(60):  # ends by itself: nobody closes these receivers
+    errors: list[BaseException] = []
 
-                async def consume(receiver: Receiver[Event] | Receiver[LogLine]) -> None:
-                    try:
-                        await read_all(receiver, events_seen)
-                    except NotReadyError as exc:
-                        errors.append(exc)
+    async def consume(receiver: Receiver[Event] | Receiver[LogLine]) -> None:
+        try:
+            await read_all(receiver, events_seen)
+        except NotReadyError as exc:
+            errors.append(exc)
 
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(consume, events)
-                    nursery.start_soon(consume, logs)
-            assert rt.state is RuntimeState.FAILED
+    async with (
+        open_runtime(retry=retry, subscriptions=ANSWERS) as rt,
+        rt.events.receiver("CHANNEL_ANSWER") as events,
+        rt.logs.receiver() as logs,
+    ):
+        fs.emit("CHANNEL_ANSWER", {"Unique-ID": "before"})
+        await rt.api("status")  # read before the fault
+        await fault(fs)
+        with trio.fail_after(60):  # ends by itself: nobody closes these receivers
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(consume, events)
+                nursery.start_soon(consume, logs)
+        assert rt.state is RuntimeState.FAILED
     # A failed reconnect attempt (auth rejected) leaves its marker, announced at the end.
     gaps = [item for item in events_seen if isinstance(item, StreamGap)]
     assert all(gap.reason is GapReason.RECONNECT for gap in gaps)
@@ -91,15 +94,15 @@ async def test_issue8_item3_receivers_end_when_the_block_is_left(
     autojump_clock: trio.abc.Clock, fs: FakeFreeSwitch, open_runtime: OpenRuntime
 ) -> None:
     seen: list[object] = []
+    # Leaving the runtime's block must stop every consumer's ``async for`` (no error, no
+    # hang), or this nursery never exits.
     with trio.fail_after(60):
-        async with trio.open_nursery() as consumers:
-            async with open_runtime(subscriptions=ANSWERS) as rt:
-                for _ in range(2):  # two tasks, two receivers, nobody closes them
-                    events = rt.events.receiver("CHANNEL_ANSWER")
-                    consumers.start_soon(read_all, events, seen)
-                fs.emit("CHANNEL_ANSWER", {"Unique-ID": "last"})
-                await rt.api("status")
-            # Block left: every consumer's ``async for`` stops (no error, no hang).
+        async with trio.open_nursery() as consumers, open_runtime(subscriptions=ANSWERS) as rt:
+            for _ in range(2):  # two tasks, two receivers, nobody closes them
+                events = rt.events.receiver("CHANNEL_ANSWER")
+                consumers.start_soon(read_all, events, seen)
+            fs.emit("CHANNEL_ANSWER", {"Unique-ID": "last"})
+            await rt.api("status")
     assert [getattr(item, "unique_id", None) for item in seen] == ["last", "last"]
     assert rt.health().receivers == ()
 
@@ -107,18 +110,20 @@ async def test_issue8_item3_receivers_end_when_the_block_is_left(
 async def test_issue8_item4_reconnect_marker_arrives_on_ready(
     autojump_clock: trio.abc.Clock, fs: FakeFreeSwitch, open_runtime: OpenRuntime
 ) -> None:
-    async with open_runtime(subscriptions=ANSWERS) as rt:
-        async with rt.events.receiver("CHANNEL_ANSWER") as events:
-            await fs.drop_all()
-            with trio.fail_after(60):  # no event is ever sent: READY alone must deliver it
-                gap = await events.receive()
-            assert gap == StreamGap(GapReason.RECONNECT, 0, 2)
-            assert rt.state is RuntimeState.READY
-            fs.emit("CHANNEL_ANSWER", {"Unique-ID": "after"})
-            with trio.fail_after(10):
-                after = await events.receive()
-            assert isinstance(after, Event) and after.unique_id == "after"
-            assert events.statistics().gaps == 1  # one marker, not one per READY and event
+    async with (
+        open_runtime(subscriptions=ANSWERS) as rt,
+        rt.events.receiver("CHANNEL_ANSWER") as events,
+    ):
+        await fs.drop_all()
+        with trio.fail_after(60):  # no event is ever sent: READY alone must deliver it
+            gap = await events.receive()
+        assert gap == StreamGap(GapReason.RECONNECT, 0, 2)
+        assert rt.state is RuntimeState.READY
+        fs.emit("CHANNEL_ANSWER", {"Unique-ID": "after"})
+        with trio.fail_after(10):
+            after = await events.receive()
+        assert isinstance(after, Event) and after.unique_id == "after"
+        assert events.statistics().gaps == 1  # one marker, not one per READY and event
 
 
 async def test_issue8_item3_a_receiver_opened_after_the_end_is_ended(
