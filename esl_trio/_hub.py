@@ -203,9 +203,11 @@ class EventHub:
 
     def close_all(self, error: BaseException | None = None) -> None:
         """End every receiver and sink: buffered items stay readable, then ``receive``
-        raises ``error`` (or ends the stream when None). Later opens are born ended."""
-        self._ended = True
-        self._end_error = error
+        raises ``error`` (or ends the stream when None). Later opens are born ended, with
+        the first call's error: leaving the block after a stop keeps saying why it stopped."""
+        if not self._ended:
+            self._ended = True
+            self._end_error = error
         sinks = self._sinks()
         for feed in list(self._interests):
             feed.close(error)  # each one unregisters itself

@@ -107,8 +107,9 @@ class LogRouter:
 
     def close_all(self, error: BaseException | None = None) -> None:
         """End every log receiver (see ``EventHub.close_all``); later opens are born ended."""
-        self._ended = True
-        self._end_error = error
+        if not self._ended:
+            self._ended = True
+            self._end_error = error
         for feed in list(self._levels):
             feed.close(error)
 

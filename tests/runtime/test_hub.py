@@ -240,6 +240,15 @@ def test_issue8_item3_close_all_ends_receivers_and_sinks_with_the_error() -> Non
     assert late_sink.log == [("close", error)]
 
 
+def test_issue8_item3_a_second_close_all_keeps_the_first_reason() -> None:
+    hub = EventHub()
+    error = NotReadyError("the runtime stopped for good")
+    hub.close_all(error)
+    hub.close_all()  # the block is left later
+    with pytest.raises(NotReadyError):
+        hub.open(["X"], (), max_buffer=1, overflow=DROP).receive_nowait()
+
+
 def test_issue8_item3_close_all_without_error_ends_iteration() -> None:
     hub = EventHub()
     receiver = hub.open(["X"], (), max_buffer=10, overflow=DROP)
