@@ -16,6 +16,8 @@ The public API is what ``__all__`` lists (pinned by a test); modules starting wi
 private. See ``docs/`` for the stability policy.
 """
 
+import logging as _logging
+
 from ._config import BackpressureConfig as BackpressureConfig
 from ._config import HeartbeatConfig as HeartbeatConfig
 from ._config import Limits as Limits
@@ -86,6 +88,10 @@ from .protocol import EventFormat as EventFormat
 from .protocol import HeartbeatEvent as HeartbeatEvent
 from .protocol import LogLine as LogLine
 from .protocol import SendMsg as SendMsg
+
+# A library logs, the application decides where it goes: without this, Python's last-resort
+# handler would print our warnings on stderr (e.g. over the CLI's own one-line messages).
+_logging.getLogger("esl_trio").addHandler(_logging.NullHandler())
 
 __all__ = [
     "ApiReply",

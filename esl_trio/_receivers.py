@@ -1,24 +1,42 @@
 """Bounded, non-blocking delivery to consumers (B-LIM-2).
 
-The reader hands each item to every matching receiver with :meth:`Receiver.offer`, which never
-awaits: FreeSWITCH kills a listener whose queue overflows, so a slow consumer must lose its own
-items (and be told so), never stall the socket. After any loss the receiver yields a
-:class:`StreamGap` before its next item, so loss is never silent.
+Each receiver is a pair: the public :class:`Receiver` (a ``trio.abc.ReceiveChannel``) the
+consumer reads, and a private :class:`Feed` the runtime writes. The reader hands each item to
+every matching feed with :meth:`Feed.offer`, which never awaits: FreeSWITCH kills a listener
+whose queue overflows, so a slow consumer must lose its own items (and be told so), never
+stall the socket. After any loss the receiver yields a :class:`StreamGap` before its next
+item, so loss is never silent; reading a receiver to its end yields a last marker for any loss
+not announced yet.
+
+Several tasks may read one receiver: like trio's memory channels, they queue in FIFO order and
+each new item is handed directly to the task that has waited longest.
 """
 
 from __future__ import annotations
 
 import enum
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import attrs
 import trio
 
-__all__ = ["GapReason", "Overflow", "Receiver", "ReceiverStatistics", "StreamGap"]
+__all__ = [
+    "Feed",
+    "GapReason",
+    "Overflow",
+    "Receiver",
+    "ReceiverStatistics",
+    "StreamGap",
+    "open_receiver",
+]
 
 T = TypeVar("T")
+
+#: A scheduling point every this many items read without waiting (a full checkpoint per item
+#: would cost ~40% of throughput; none at all would let a busy consumer starve the reader).
+_YIELD_EVERY = 64
 
 
 class Overflow(enum.Enum):
@@ -42,7 +60,7 @@ class GapReason(enum.Enum):
 
 @attrs.frozen
 class StreamGap:
-    """Marks lost items: yielded before the first item after the loss."""
+    """Marks lost items: yielded before the first item after the loss (or last, at the end)."""
 
     reason: GapReason
     #: Items this receiver dropped (overflow); 0 for a reconnect (the count is unknowable).
@@ -62,17 +80,55 @@ class ReceiverStatistics:
     dropped: int
     gaps: int
     overflow: Overflow
+    #: Tasks blocked in ``receive()`` right now (as in trio's channel statistics).
+    tasks_waiting_receive: int = 0
 
 
-class Receiver(Generic[T]):
-    """An async-iterable, bounded buffer fed synchronously by the reader."""
+@attrs.frozen
+class _Failure:
+    """What a waiting task is woken with when the stream ends instead of yielding."""
+
+    error: BaseException
+
+
+def _merge(first: StreamGap, second: StreamGap) -> StreamGap:
+    """One marker for two adjacent ones: every drop counted, a reconnect kept visible."""
+    reconnect = GapReason.RECONNECT in (first.reason, second.reason)
+    return StreamGap(
+        GapReason.RECONNECT if reconnect else GapReason.OVERFLOW,
+        first.dropped + second.dropped,
+        max(first.generation, second.generation),
+    )
+
+
+class Feed(Generic[T]):
+    """The producer side of one receiver: private to the runtime, never awaits (but one).
+
+    Holds the buffer and every counter; the :class:`Receiver` reads from it. Invariant: tasks
+    wait in ``_waiters`` only while the buffer is empty, so an item offered while someone
+    waits is handed straight to the longest-waiting task.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_consumer_closed",
+        "_delivered",
+        "_dropped",
+        "_ended",
+        "_error",
+        "_gaps",
+        "_item_count",
+        "_on_close",
+        "_pending_gap",
+        "_waiters",
+        "_writable",
+        "max_buffer",
+        "name",
+        "overflow",
+    )
 
     def __init__(
-        self,
-        name: str,
-        max_buffer: int,
-        overflow: Overflow,
-        on_close: Callable[[Receiver[T]], None],
+        self, name: str, max_buffer: int, overflow: Overflow, on_close: Callable[[Feed[T]], None]
     ) -> None:
         if max_buffer < 1:
             raise ValueError(f"max_buffer must be at least 1, got {max_buffer!r}")
@@ -82,23 +138,28 @@ class Receiver(Generic[T]):
         self._on_close = on_close
         self._buffer: deque[T | StreamGap] = deque()
         self._item_count = 0  # buffered items, gap markers excluded
-        self._readable = trio.Event()
-        self._writable = trio.Event()
-        self._closed = False
+        # Each waiting task's slot receives the item (or _Failure) it is woken with.
+        self._waiters: OrderedDict[trio.lowlevel.Task, list[object]] = OrderedDict()
+        self._writable: trio.Event | None = None  # only while the reader waits (BLOCK)
         self._pending_gap: StreamGap | None = None
+        self._ended = False  # the producer closed it: drain, then end
+        self._error: BaseException | None = None  # ...and raise this at the end, if set
+        self._consumer_closed = False
         self._delivered = 0
         self._dropped = 0
         self._gaps = 0
 
-    # -- producer side (the reader; never awaits) --------------------------------------
+    @property
+    def closed(self) -> bool:
+        """True once either side closed it: offers are ignored from then on."""
+        return self._ended or self._consumer_closed
 
     def offer(self, item: T, generation: int) -> bool:
         """Buffer ``item``; False only when the policy is BLOCK and the buffer is full."""
-        if self._closed:
+        if self._ended or self._consumer_closed:
             return True
         if self._item_count >= self.max_buffer:
             if self.overflow is Overflow.BLOCK:
-                self._writable = trio.Event() if self._writable.is_set() else self._writable
                 return False
             if self.overflow is Overflow.DROP_NEWEST:
                 self._count_drop(generation)
@@ -109,7 +170,8 @@ class Receiver(Generic[T]):
             self._pending_gap = None
         self._buffer.append(item)
         self._item_count += 1
-        self._readable.set()
+        if self._waiters:
+            self._hand_off()
         return True
 
     def _count_drop(self, generation: int) -> None:
@@ -124,8 +186,12 @@ class Receiver(Generic[T]):
     def _drop_oldest(self, generation: int) -> None:
         merged: StreamGap | None = None
         while isinstance(head := self._buffer[0], StreamGap):
-            merged = head  # an earlier marker merges into this one (its reason is kept)
             self._buffer.popleft()
+            if merged is None:
+                merged = head
+            else:  # markers with no item between them become one
+                self._gaps -= 1
+                merged = _merge(merged, head)
         self._buffer.popleft()
         self._item_count -= 1
         self._dropped += 1
@@ -136,8 +202,9 @@ class Receiver(Generic[T]):
         self._buffer.appendleft(attrs.evolve(merged, dropped=merged.dropped + 1))
 
     def mark_gap(self, reason: GapReason, generation: int) -> None:
-        """Announce a loss the receiver could not see (a reconnect)."""
-        if self._closed:
+        """Announce a loss the receiver could not see (a reconnect); readable on the next
+        offer or :meth:`flush_gap`, whichever comes first."""
+        if self.closed:
             return
         gap = self._pending_gap
         if gap is None:
@@ -146,62 +213,36 @@ class Receiver(Generic[T]):
         else:  # keep the drop count of a pending overflow marker
             self._pending_gap = StreamGap(reason, gap.dropped, generation)
 
+    def flush_gap(self) -> None:
+        """Make a pending marker readable now (READY after a reconnect), waking a waiter."""
+        if self._pending_gap is None or self.closed:
+            return
+        self._buffer.append(self._pending_gap)
+        self._pending_gap = None
+        if self._waiters:
+            self._hand_off()
+
     async def wait_writable(self) -> None:
         """For the BLOCK policy: until there is room (or the receiver closed)."""
-        while not self._closed and self._item_count >= self.max_buffer:
+        while not self.closed and self._item_count >= self.max_buffer:
+            if self._writable is None:
+                self._writable = trio.Event()
             await self._writable.wait()
 
-    # -- consumer side -----------------------------------------------------------------
-
-    async def receive(self) -> T | StreamGap:
-        """The next item or gap marker; raises :class:`trio.EndOfChannel` once closed.
-
-        Always a cancellation point; a full scheduling point when it has to wait, and every
-        64 items otherwise (a full checkpoint per item would cost ~40% of throughput).
-        """
-        await trio.lowlevel.checkpoint_if_cancelled()
-        if not self._buffer:
-            while not self._buffer:
-                if self._closed:
-                    raise trio.EndOfChannel
-                self._readable = trio.Event()
-                await self._readable.wait()
-        elif self._delivered % 64 == 63:
-            await trio.lowlevel.cancel_shielded_checkpoint()
-        return self._take()
-
-    def receive_nowait(self) -> T | StreamGap:
-        """Like :meth:`receive`; raises :class:`trio.WouldBlock` when empty."""
-        if not self._buffer:
-            if self._closed:
-                raise trio.EndOfChannel
-            raise trio.WouldBlock
-        return self._take()
-
-    def _take(self) -> T | StreamGap:
-        item = self._buffer.popleft()
-        if not isinstance(item, StreamGap):
-            self._item_count -= 1
-            self._delivered += 1
-            self._writable.set()
-        return item
-
-    def __aiter__(self) -> Receiver[T]:
-        return self
-
-    async def __anext__(self) -> T | StreamGap:
-        try:
-            return await self.receive()
-        except trio.EndOfChannel:
-            raise StopAsyncIteration from None
-
-    def close(self) -> None:
-        """Stop receiving; buffered items can still be read, then iteration ends."""
-        if not self._closed:
-            self._closed = True
-            self._readable.set()
-            self._writable.set()
-            self._on_close(self)
+    def close(self, error: BaseException | None = None) -> None:
+        """End the stream: what is buffered (and a last gap marker) can still be read, then
+        ``receive`` raises ``error``, or :class:`trio.EndOfChannel` when it is None."""
+        if self.closed:
+            return
+        self._ended = True
+        self._error = error
+        if self._pending_gap is not None:  # the last loss must be announced too
+            self._buffer.append(self._pending_gap)
+            self._pending_gap = None
+        self._hand_off()
+        self._end_waiters()  # the buffer is empty now: everyone else ends
+        self._wake_writer()
+        self._on_close(self)
 
     def statistics(self) -> ReceiverStatistics:
         return ReceiverStatistics(
@@ -212,10 +253,134 @@ class Receiver(Generic[T]):
             dropped=self._dropped,
             gaps=self._gaps,
             overflow=self.overflow,
+            tasks_waiting_receive=len(self._waiters),
         )
 
-    async def __aenter__(self) -> Receiver[T]:
-        return self
+    # -- used by Receiver --------------------------------------------------------------
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    def _hand_off(self) -> None:
+        waiters = self._waiters
+        while waiters and self._buffer:
+            task, slot = waiters.popitem(last=False)
+            slot.append(self._take())
+            trio.lowlevel.reschedule(task)
+
+    def _end_waiters(self) -> None:
+        while self._waiters:
+            task, slot = self._waiters.popitem(last=False)
+            slot.append(_Failure(self._end_error()))
+            trio.lowlevel.reschedule(task)
+
+    def _take(self) -> T | StreamGap:
+        item = self._buffer.popleft()
+        if not isinstance(item, StreamGap):
+            self._item_count -= 1
+            self._delivered += 1
+            if self._writable is not None:
+                self._wake_writer()
+        return item
+
+    def _wake_writer(self) -> None:
+        if self._writable is not None:
+            self._writable.set()
+            self._writable = None
+
+    def _end_error(self) -> BaseException:
+        if self._consumer_closed:
+            return trio.ClosedResourceError("this receiver was closed by its consumer")
+        return self._error if self._error is not None else trio.EndOfChannel()
+
+    def _close_by_consumer(self) -> None:
+        if self._consumer_closed:
+            return
+        self._consumer_closed = True
+        self._pending_gap = None
+        self._item_count = 0
+        self._buffer.clear()  # nobody will read them; the reader must not wait for room
+        self._end_waiters()
+        self._wake_writer()
+        if not self._ended:
+            self._on_close(self)
+
+
+class Receiver(trio.abc.ReceiveChannel[T | StreamGap]):
+    """A bounded stream of items and :class:`StreamGap` markers (``async for`` / ``receive``).
+
+    Trio memory-channel semantics: :meth:`close`/:meth:`aclose` by the consumer make every
+    later and every blocked ``receive`` raise :class:`trio.ClosedResourceError`. When the
+    runtime ends the stream, buffered items (and a last gap marker) are still read, then
+    ``receive`` raises :class:`trio.EndOfChannel` (``async for`` stops) — or the runtime's
+    terminal error, if it stopped for good. Made by the runtime (``rt.events.receiver()``,
+    ``rt.logs.receiver()``), never directly.
+    """
+
+    __slots__ = ("_feed", "max_buffer", "name", "overflow")
+
+    def __init__(self, feed: Feed[T]) -> None:
+        self._feed = feed
+        self.name = feed.name
+        self.max_buffer = feed.max_buffer
+        self.overflow = feed.overflow
+
+    async def receive(self) -> T | StreamGap:
+        """The next item or gap marker, waiting for one if needed.
+
+        Always a cancellation point; a full scheduling point when it has to wait, and every
+        64 items otherwise.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        feed = self._feed
+        if feed._buffer and feed._delivered % _YIELD_EVERY == _YIELD_EVERY - 1:
+            await trio.lowlevel.cancel_shielded_checkpoint()  # another reader may run here
+        # A non-empty buffer means nobody is waiting (see Feed), so taking is FIFO-fair.
+        if feed._buffer:
+            return feed._take()
+        if feed._ended or feed._consumer_closed:
+            raise feed._end_error()
+        return await self._wait(feed)
+
+    async def _wait(self, feed: Feed[T]) -> T | StreamGap:
+        task = trio.lowlevel.current_task()
+        slot: list[object] = []
+        feed._waiters[task] = slot
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            del feed._waiters[task]  # not woken yet (trio guarantees it), so nothing is lost
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+        (value,) = slot
+        if isinstance(value, _Failure):
+            raise value.error
+        return value  # type: ignore[return-value]  # only items and gaps are handed off
+
+    def receive_nowait(self) -> T | StreamGap:
+        """Like :meth:`receive`; raises :class:`trio.WouldBlock` when nothing is buffered."""
+        feed = self._feed
+        if feed._buffer:
+            return feed._take()
+        if feed._ended or feed._consumer_closed:
+            raise feed._end_error()
+        raise trio.WouldBlock
+
+    def close(self) -> None:
+        """Stop receiving (the sync twin of :meth:`aclose`); buffered items are discarded."""
+        self._feed._close_by_consumer()
+
+    async def aclose(self) -> None:
         self.close()
+        await trio.lowlevel.checkpoint()
+
+    def statistics(self) -> ReceiverStatistics:
+        return self._feed.statistics()
+
+    def __repr__(self) -> str:
+        return f"<Receiver {self.name!r} max_buffer={self.max_buffer} {self.overflow.value}>"
+
+
+def open_receiver(
+    name: str, max_buffer: int, overflow: Overflow, on_close: Callable[[Feed[T]], None]
+) -> tuple[Receiver[T], Feed[T]]:
+    """A receiver and its feed; ``on_close(feed)`` runs once, when either side closes it."""
+    feed = Feed(name, max_buffer, overflow, on_close)
+    return Receiver(feed), feed

@@ -24,7 +24,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -44,8 +52,8 @@ from ._health import ErrorRecord, HealthSnapshot, Permissions
 from ._hub import EventHub, EventReceiver
 from ._jobs import BackgroundJob, JobTracker
 from ._liveness import is_live
-from ._logs import LogStream
-from ._receivers import GapReason, Overflow, Receiver
+from ._logs import LogRouter, LogStream
+from ._receivers import Feed, GapReason, Overflow, Receiver, open_receiver
 from ._replay import ReplayArtifact
 from ._state import Lifecycle, RuntimeState, StateChange, StopReason, Transition
 from ._subscriptions import Subscriptions, SubscriptionState
@@ -83,9 +91,8 @@ class EventStream:
     ``rt.subscriptions`` (or the config) for FreeSWITCH to send the events at all.
     """
 
-    def __init__(self, hub: EventHub, on_open: Callable[[EventReceiver], None]) -> None:
+    def __init__(self, hub: EventHub) -> None:
         self._hub = hub
-        self._on_open = on_open
 
     def receiver(
         self,
@@ -93,17 +100,22 @@ class EventStream:
         subclasses: Iterable[str] = (),
         max_buffer: int = 1000,
         overflow: Overflow | str = Overflow.DROP_NEWEST,
+        unique_id: str | None = None,
     ) -> EventReceiver:
         """A bounded receiver for events named ``names`` (any case) or CUSTOM ``subclasses``.
 
-        No names and no subclasses: every event. Use it as ``async with`` (closes on exit) and
-        ``async for`` over it; items are :class:`Event` objects or :class:`StreamGap` markers.
+        No names and no subclasses: every event. With ``unique_id``: only that channel's
+        events (routed through a per-channel index, O(1) however many are open). Use it as
+        ``async with`` (closes on exit) and ``async for`` over it; items are :class:`Event`
+        objects or :class:`StreamGap` markers.
         """
-        receiver = self._hub.open(
-            names, subclasses, max_buffer=max_buffer, overflow=Overflow(overflow)
+        return self._hub.open(
+            names,
+            subclasses,
+            unique_id=unique_id,
+            max_buffer=max_buffer,
+            overflow=Overflow(overflow),
         )
-        self._on_open(receiver)
-        return receiver
 
 
 class EslRuntime:
@@ -129,13 +141,13 @@ class EslRuntime:
             ),
             self._apply_subscription,
         )
-        self._logs = LogStream(self)
-        self.events = EventStream(self._hub, self._opened_receiver)
+        self._logs = LogRouter(self.command, command_timeout=config.timeouts.command)
+        self._log_stream = LogStream(self._logs)
+        self.events = EventStream(self._hub)
         self._counters = {"events": 0, "undecodable": 0, "replies": 0, "sink_errors": 0}
         self._capture_seq = 0
         self._sinks = config.replay.sinks
         self._last_error: ErrorRecord | None = None
-        self._terminal_error: BaseException | None = None
         self._permissions: Permissions | None = None
         self._supervisor = Supervisor(self, config, self._lifecycle)
         self._task_scopes: list[trio.CancelScope] = []
@@ -150,7 +162,7 @@ class EslRuntime:
     @property
     def logs(self) -> LogStream:
         """FreeSWITCH log lines (``log <level>``), restored after reconnects."""
-        return self._logs
+        return self._log_stream
 
     @property
     def permissions(self) -> Permissions | None:
@@ -172,18 +184,20 @@ class EslRuntime:
         falls behind the oldest transitions are dropped (a :class:`StreamGap` says so). It
         ends after the runtime's last transition (closed or failed).
         """
-        receiver: Receiver[StateChange] = Receiver(
-            "state-changes", max_buffer, Overflow.DROP_OLDEST, lambda r: unlisten()
+        receiver: Receiver[StateChange]
+        feed: Feed[StateChange]
+        receiver, feed = open_receiver(
+            "state-changes", max_buffer, Overflow.DROP_OLDEST, lambda _: unlisten()
         )
-        unlisten = self._lifecycle.listen(lambda change: self._offer_change(receiver, change))
+        unlisten = self._lifecycle.listen(lambda change: self._offer_change(feed, change))
         if self._lifecycle.state in _TERMINAL:
-            receiver.close()
+            feed.close()
         return receiver
 
-    def _offer_change(self, receiver: Receiver[StateChange], change: StateChange) -> None:
-        receiver.offer(change, self._generation)
+    def _offer_change(self, feed: Feed[StateChange], change: StateChange) -> None:
+        feed.offer(change, self._generation)
         if change.state in _TERMINAL:
-            receiver.close()
+            feed.close()  # the last transition: iteration ends after it
 
     async def api(self, command: str, args: str = "") -> ApiReply:
         """Run ``api <command> <args>`` and return FreeSWITCH's output, verbatim.
@@ -283,7 +297,7 @@ class EslRuntime:
             replies_received=self._counters["replies"],
             jobs_completed=self._jobs.completed,
             jobs_timed_out=self._jobs.timed_out,
-            receivers=tuple(r.statistics() for r in self._hub.receivers) + self._logs.stats(),
+            receivers=self._hub.statistics() + self._logs.statistics(),
             reconnect=sup.status(),
             connected_at=sup.connected_at,
             disconnected_at=sup.disconnected_at,
@@ -377,10 +391,6 @@ class EslRuntime:
         for command in commands:
             await self.command(command)
 
-    def _opened_receiver(self, receiver: EventReceiver) -> None:
-        if self._lifecycle.state in _TERMINAL:
-            receiver.close()  # nothing will ever arrive: end at once, never block
-
     # -- SupervisorHost: what the supervisor may ask of the runtime ----------------------
 
     async def open_stream(self) -> trio.abc.Stream:
@@ -415,6 +425,8 @@ class EslRuntime:
         self._conn = conn
         self._permissions = permissions
         self._last_error = None  # G-31: a full recovery clears the last error
+        self._hub.flush_gaps()  # a reconnect marker is readable now, not with the next event
+        self._logs.flush_gaps()
 
     def connection_lost(self, conn: Connection, reason: BaseException) -> None:
         if self._conn is conn:
@@ -425,16 +437,18 @@ class EslRuntime:
     def stopped(self, reason: StopReason, error: BaseException) -> None:
         self._jobs.fail_all(error)
         if reason is not StopReason.EXPLICIT_SHUTDOWN:
-            self._terminal_error = error
-            self._hub.close_all()
-            self._logs.close_all()
+            # Receivers end now, not when the block is left: a consumer must not wait forever.
+            ended = NotReadyError(self._not_ready_message(RuntimeState.FAILED))
+            ended.__cause__ = error
+            self._hub.close_all(ended)
+            self._logs.close_all(ended)
 
     def record_error(self, error: BaseException) -> None:
         self._record_error(error)
 
     # -- the reader's dispatch (synchronous, hot path) ---------------------------------
 
-    def _dispatch(self, conn: Connection, message: Message, now: float) -> list[Any]:
+    def _dispatch(self, conn: Connection, message: Message, now: float) -> Sequence[Feed[Any]]:
         if isinstance(message, Event):
             return self._on_event(conn, message, now)
         if isinstance(message, CommandReply | ApiReply):
@@ -448,7 +462,7 @@ class EslRuntime:
             conn.greeted.set()
         return []
 
-    def _on_event(self, conn: Connection, event: Event, now: float) -> list[Any]:
+    def _on_event(self, conn: Connection, event: Event, now: float) -> Sequence[Feed[Event]]:
         counters = self._counters
         sequence = counters["events"] = counters["events"] + 1
         event.envelope = EventEnvelope(conn.generation, sequence, now)

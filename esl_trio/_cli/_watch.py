@@ -50,8 +50,7 @@ async def cmd_watch(args: argparse.Namespace) -> int:
         if not sys.stdout.isatty():
             nursery.start_soon(report_reconnects, rt, target)
         await _refresh(rt, target, tally, args)
-        receiver.close()
-        nursery.cancel_scope.cancel()
+        nursery.cancel_scope.cancel()  # ends the count; closing the receiver first would fail it
     return ExitCode.OK
 
 

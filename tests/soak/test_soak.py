@@ -65,7 +65,6 @@ from esl_trio import (
     HeartbeatConfig,
     NotReadyError,
     Overflow,
-    Receiver,
     RetryPolicy,
     RuntimeConfig,
     RuntimeState,
@@ -74,6 +73,7 @@ from esl_trio import (
     Timeouts,
     open_esl_runtime,
 )
+from esl_trio._receivers import open_receiver
 from esl_trio.protocol import EventFormat
 from esl_trio.protocol.server import auth_request, command_reply, event_frame
 from esl_trio.testing import FakeFreeSwitch, open_fake_freeswitch
@@ -755,15 +755,15 @@ def test_drop_oldest_overflow_keeps_a_buffered_reconnect_marker() -> None:
     consumer then sees ``e2, StreamGap(OVERFLOW, 1), e4`` — "exactly e3 was lost" — while the
     events lost during the reconnect are not reported at all.
     """
-    receiver: Receiver[str] = Receiver("x", 2, Overflow.DROP_OLDEST, lambda r: None)
-    receiver.offer("e1", 1)
-    receiver.offer("e2", 1)
-    receiver.mark_gap(GapReason.RECONNECT, 2)
-    receiver.offer("e3", 2)  # full: e1 goes, an overflow marker takes the front
+    receiver, feed = open_receiver("x", 2, Overflow.DROP_OLDEST, lambda feed: None)
+    feed.offer("e1", 1)
+    feed.offer("e2", 1)
+    feed.mark_gap(GapReason.RECONNECT, 2)
+    feed.offer("e3", 2)  # full: e1 goes, an overflow marker takes the front
     assert receiver.receive_nowait() == StreamGap(GapReason.OVERFLOW, 1, 2)
     assert receiver.receive_nowait() == "e2"
-    receiver.offer("e4", 2)  # buffer: [RECONNECT marker, e3, e4]
-    receiver.offer("e5", 2)  # full: e3 goes
+    feed.offer("e4", 2)  # buffer: [RECONNECT marker, e3, e4]
+    feed.offer("e5", 2)  # full: e3 goes
     items = [receiver.receive_nowait() for _ in range(3)]
     gaps = [item for item in items if isinstance(item, StreamGap)]
     assert [gap.reason for gap in gaps] == [GapReason.RECONNECT]
