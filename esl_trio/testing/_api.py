@@ -10,22 +10,21 @@ every later reply and event, B-APIW-4). Output rules (B-APIW-2, B-BGW-4):
 
 The defaults imitate FreeSWITCH's output shapes (``status`` like the recorded fixture,
 ``module_exists`` answering ``true`` without newline, ``show channels`` ending in ``N total.``),
-reading the fake's state (uptime on trio's clock, :attr:`FakeFreeSwitch.channels`, modules).
+reading the fake's state (uptime on trio's clock, :attr:`FakeFreeSwitch.channels`, modules)
+through :class:`ApiState`, so this module does not import the server.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeAlias
+from collections.abc import Awaitable, Callable, Collection
+from typing import Protocol, TypeAlias
 
 import trio
-
-if TYPE_CHECKING:
-    from ._fake_server import FakeFreeSwitch
 
 __all__ = [
     "ApiHandler",
     "ApiOutput",
+    "ApiState",
     "call_handler",
     "default_api_handlers",
     "frame_output",
@@ -47,6 +46,24 @@ _CHANNEL_COLUMNS = (
     "initial_cid_num,initial_ip_addr,initial_dest,initial_dialplan,initial_context"
 )
 _UNITS = {"us": 1e6, "ms": 1e3, "s": 1.0, "m": 1 / 60, "h": 1 / 3600, "d": 1 / 86400}
+
+
+class ApiState(Protocol):
+    """What the default handlers read from the fake (``FakeFreeSwitch`` satisfies it).
+
+    Read at every call, not copied: a test that adds a channel or a module, or restarts the
+    fake, changes what the next ``status`` / ``uuid_exists`` / ``module_exists`` answers.
+    """
+
+    @property
+    def channels(self) -> Collection[str]: ...
+    @property
+    def modules(self) -> Collection[str]: ...
+    @property
+    def hostname(self) -> str: ...
+    @property
+    def sessions_since_startup(self) -> int: ...
+    def uptime(self) -> float: ...
 
 
 def frame_output(output: ApiOutput, *, background: bool) -> bytes:
@@ -75,7 +92,7 @@ def uptime_text(seconds: float) -> str:
     return ", ".join(parts)
 
 
-def default_api_handlers(fs: FakeFreeSwitch) -> dict[str, ApiHandler]:
+def default_api_handlers(fs: ApiState) -> dict[str, ApiHandler]:
     """Fresh default handlers bound to ``fs`` (a test may replace or delete any of them)."""
 
     def status(args: str) -> str:

@@ -4,13 +4,15 @@ Writes go through :meth:`FakeConnection._transmit`, the single place where the w
 knobs act (silence, trickle, mid-frame cut). Events and log lines wait in one ordered outbox that
 is bounded like the real per-listener queues (B-LIM-2): when a stalled client lets it fill up,
 losses are counted and, past the limit, the listener is killed with FreeSWITCH's notice.
+The server-wide knobs a connection falls back on are read through :class:`ServerKnobs`, so this
+module does not import the server.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import deque
-from typing import TYPE_CHECKING, TypeAlias
+from typing import Protocol, TypeAlias
 
 import attrs
 import trio
@@ -22,14 +24,37 @@ from ._events import EmittedEvent
 from ._faults import Gate, ReceivedCommand
 from ._subscriptions import Filters, Permissions, Subscriptions
 
-if TYPE_CHECKING:
-    from ._fake_server import FakeFreeSwitch
-
-__all__ = ["ConnectionEnd", "FakeConnection"]
+__all__ = ["ConnectionEnd", "FakeConnection", "ServerKnobs"]
 
 LOST_EVENTS = b"killed listener because of lost events\n"
 LOST_LOGS = b"killed listener because of lost log lines\n"
 _OVERSIZE = 16 * 1024 * 1024 + 1
+
+
+class ServerKnobs(Protocol):
+    """The server-wide settings a connection reads (``FakeFreeSwitch`` satisfies it).
+
+    Read at every use, not copied at accept: a test may turn a knob while connections are open.
+    """
+
+    @property
+    def event_format(self) -> EventFormat: ...
+    @property
+    def event_queue_size(self) -> int: ...
+    @property
+    def max_lost_events(self) -> int: ...
+    @property
+    def silenced(self) -> bool: ...
+    @property
+    def trickle(self) -> bool: ...
+    @property
+    def trickle_delay(self) -> float: ...
+    @property
+    def reply_delay(self) -> float: ...
+    @property
+    def _gate(self) -> Gate:
+        """The server-wide hold of replies (``hold_replies`` / ``release_replies``)."""
+        ...
 
 
 class ConnectionEnd(Exception):
@@ -68,7 +93,7 @@ class FakeConnection:
 
     def __init__(
         self,
-        server: FakeFreeSwitch,
+        server: ServerKnobs,
         connection_id: int,
         stream: trio.abc.Stream,
         peer: str,
@@ -116,7 +141,7 @@ class FakeConnection:
         self._gate = Gate()
         self._cut_after: int | None = None
 
-    def _init_internals(self, server: FakeFreeSwitch) -> None:
+    def _init_internals(self, server: ServerKnobs) -> None:
         self._subs = Subscriptions(server.event_format)
         self._filters = Filters()
         self._permissions: Permissions | None = None

@@ -2,14 +2,15 @@
 
 :func:`execute` returns the frames to write for one command; the session writes them in command
 order (B-WIRE-6). Texts are those of ``mod_event_socket.c`` and the recorded fixtures, typos
-included (``-ERR not loging``, ``-ERR aready enabled.``).
+included (``-ERR not loging``, ``-ERR aready enabled.``). What a command needs from the server
+goes through :class:`CommandHost`, so this module does not import the server.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any, Final, Protocol, TypeAlias
 
 import attrs
 
@@ -40,16 +41,30 @@ from esl_trio.protocol.server import GOODBYE, api_response, command_reply, disco
 
 from ._connection import FakeConnection
 from ._faults import ReceivedCommand, command_line, command_verb
-from ._subscriptions import Permissions
+from ._subscriptions import Permissions, UserCredentials
 
-if TYPE_CHECKING:
-    from ._fake_server import FakeFreeSwitch
-
-__all__ = ["Reply", "execute"]
+__all__ = ["CommandHost", "Reply", "execute"]
 
 NOT_FOUND: Final = "-ERR command not found"
 DENIED: Final = "-ERR permission denied"
 NO_SESSION: Final = "-ERR not controlling a session"
+
+
+class CommandHost(Protocol):
+    """What executing a command needs from the server (``FakeFreeSwitch`` satisfies it)."""
+
+    @property
+    def password(self) -> str: ...
+    @property
+    def users(self) -> Mapping[str, UserCredentials]: ...
+    @property
+    def channels(self) -> Collection[str]: ...
+    def _take_auth_rejection(self) -> bool: ...
+    def _on_authenticated(self, conn: FakeConnection) -> None: ...
+    async def _run_api(self, command: str, args: str, *, background: bool) -> bytes: ...
+    def _start_job(self, command: BgApi) -> None: ...
+    def _reload_event_socket(self, job_uuid: str) -> None: ...
+    def _fire_sendevent(self, command: SendEvent, event_uuid: str) -> object: ...
 
 
 @attrs.frozen
@@ -72,10 +87,10 @@ class Reply:
         return cls((command_reply(text), disconnect_notice(GOODBYE)), close=True, reason=reason)
 
 
-Handler: TypeAlias = Callable[["FakeFreeSwitch", FakeConnection, Any], Awaitable[Reply]]
+Handler: TypeAlias = Callable[[CommandHost, FakeConnection, Any], Awaitable[Reply]]
 
 
-async def execute(server: FakeFreeSwitch, conn: FakeConnection, command: ReceivedCommand) -> Reply:
+async def execute(server: CommandHost, conn: FakeConnection, command: ReceivedCommand) -> Reply:
     """Run one command and build its reply."""
     if isinstance(command, Exit):
         return Reply.goodbye("+OK bye", "exit")
@@ -92,7 +107,7 @@ async def execute(server: FakeFreeSwitch, conn: FakeConnection, command: Receive
 # -- authentication (B-AUTH-*) -----------------------------------------------------------------
 
 
-def _before_auth(server: FakeFreeSwitch, conn: FakeConnection, command: ReceivedCommand) -> Reply:
+def _before_auth(server: CommandHost, conn: FakeConnection, command: ReceivedCommand) -> Reply:
     """Only auth, userauth and exit are honoured before auth (B-AUTH-4)."""
     if isinstance(command, Auth):
         return _authenticate(server, conn, command.password == server.password, None)
@@ -103,7 +118,7 @@ def _before_auth(server: FakeFreeSwitch, conn: FakeConnection, command: Received
     return Reply.text(NOT_FOUND)
 
 
-def _userauth(server: FakeFreeSwitch, conn: FakeConnection, command: UserAuth) -> Reply:
+def _userauth(server: CommandHost, conn: FakeConnection, command: UserAuth) -> Reply:
     """Directory user check; the reply carries the user's rights (B-AUTH-5)."""
     key = f"{command.user}@{command.domain}"
     credentials = server.users.get(key)
@@ -116,9 +131,7 @@ def _userauth(server: FakeFreeSwitch, conn: FakeConnection, command: UserAuth) -
     return Reply.text("+OK accepted", credentials.reply_headers())
 
 
-def _authenticate(
-    server: FakeFreeSwitch, conn: FakeConnection, ok: bool, user: str | None
-) -> Reply:
+def _authenticate(server: CommandHost, conn: FakeConnection, ok: bool, user: str | None) -> Reply:
     if ok and server._take_auth_rejection():
         ok = False
     if not ok:
@@ -137,14 +150,14 @@ def _api_denied(conn: FakeConnection, command: str, args: str) -> bool:
     return permissions is not None and not permissions.allows_api(command, args)
 
 
-async def _api(server: FakeFreeSwitch, conn: FakeConnection, command: Api) -> Reply:
+async def _api(server: CommandHost, conn: FakeConnection, command: Api) -> Reply:
     if _api_denied(conn, command.command, command.args):
         return Reply.text(DENIED)  # a command/reply, not an api/response (B-AUTH-6)
     output = await server._run_api(command.command, command.args, background=False)
     return Reply((api_response(output),))
 
 
-async def _bgapi(server: FakeFreeSwitch, conn: FakeConnection, command: BgApi) -> Reply:
+async def _bgapi(server: CommandHost, conn: FakeConnection, command: BgApi) -> Reply:
     if _api_denied(conn, command.command, command.args):
         return Reply.text(DENIED)
     server._start_job(command)
@@ -159,7 +172,7 @@ def _reloads_event_socket(command: ReceivedCommand) -> bool:
     return "reload" in line and "mod_event_socket" in line
 
 
-def _reload_event_socket(server: FakeFreeSwitch, conn: FakeConnection) -> Reply:
+def _reload_event_socket(server: CommandHost, conn: FakeConnection) -> Reply:
     """The api/response of mod_commands' ``bgapi`` (its own Job-UUID: a client ``Job-UUID``
     header is not used), then the reload kills every listener (fixture ``35``)."""
     if _api_denied(conn, "bgapi", "reload mod_event_socket"):
@@ -185,35 +198,33 @@ def _raw_words(line: str) -> list[str]:
     return [word for word in line.split(" ")[1:] if word]
 
 
-async def _event(server: FakeFreeSwitch, conn: FakeConnection, command: EventSubscribe) -> Reply:
+async def _event(server: CommandHost, conn: FakeConnection, command: EventSubscribe) -> Reply:
     return Reply.text(conn._subs.subscribe(_event_words(command), conn._permissions))
 
 
-async def _nixevent(server: FakeFreeSwitch, conn: FakeConnection, command: NixEvent) -> Reply:
+async def _nixevent(server: CommandHost, conn: FakeConnection, command: NixEvent) -> Reply:
     return Reply.text(conn._subs.nix(_event_words(command)))
 
 
-async def _noevents(server: FakeFreeSwitch, conn: FakeConnection, command: NoEvents) -> Reply:
+async def _noevents(server: CommandHost, conn: FakeConnection, command: NoEvents) -> Reply:
     conn._discard_events()
     if conn._subs.clear():
         return Reply.text("+OK no longer listening for events")
     return Reply.text("-ERR not listening for events")
 
 
-async def _filter_add(server: FakeFreeSwitch, conn: FakeConnection, command: FilterAdd) -> Reply:
+async def _filter_add(server: CommandHost, conn: FakeConnection, command: FilterAdd) -> Reply:
     return Reply.text(conn._filters.add(command.header, command.value))
 
 
-async def _filter_delete(
-    server: FakeFreeSwitch, conn: FakeConnection, command: FilterDelete
-) -> Reply:
+async def _filter_delete(server: CommandHost, conn: FakeConnection, command: FilterDelete) -> Reply:
     return Reply.text(conn._filters.delete(command.header, command.value))
 
 
 # -- log (B-CMD-5) -----------------------------------------------------------------------------
 
 
-async def _log(server: FakeFreeSwitch, conn: FakeConnection, command: Log) -> Reply:
+async def _log(server: CommandHost, conn: FakeConnection, command: Log) -> Reply:
     if conn._permissions is not None and not conn._permissions.log:
         return Reply.text(DENIED)
     level = command.level
@@ -222,7 +233,7 @@ async def _log(server: FakeFreeSwitch, conn: FakeConnection, command: Log) -> Re
     return Reply.text(f"+OK log level {level} [{number}]")
 
 
-async def _nolog(server: FakeFreeSwitch, conn: FakeConnection, command: NoLog) -> Reply:
+async def _nolog(server: CommandHost, conn: FakeConnection, command: NoLog) -> Reply:
     if conn.log_level is None:
         return Reply.text("-ERR not loging")
     conn.log_level = None
@@ -233,13 +244,13 @@ async def _nolog(server: FakeFreeSwitch, conn: FakeConnection, command: NoLog) -
 # -- sendevent / sendmsg (B-CMD-6/7) -----------------------------------------------------------
 
 
-async def _sendevent(server: FakeFreeSwitch, conn: FakeConnection, command: SendEvent) -> Reply:
+async def _sendevent(server: CommandHost, conn: FakeConnection, command: SendEvent) -> Reply:
     event_uuid = str(uuid.uuid4())
     server._fire_sendevent(command, event_uuid)
     return Reply.text(f"+OK {event_uuid}")
 
 
-async def _sendmsg(server: FakeFreeSwitch, conn: FakeConnection, command: SendMsg) -> Reply:
+async def _sendmsg(server: CommandHost, conn: FakeConnection, command: SendMsg) -> Reply:
     if command.uuid not in server.channels:
         return Reply.text(f"-ERR invalid session id [{command.uuid}]")
     return Reply.text("+OK")
@@ -248,7 +259,7 @@ async def _sendmsg(server: FakeFreeSwitch, conn: FakeConnection, command: SendMs
 # -- session-bound commands on an inbound socket (B-CMD-2/3/4) ---------------------------------
 
 
-async def _myevents(server: FakeFreeSwitch, conn: FakeConnection, command: MyEvents) -> Reply:
+async def _myevents(server: CommandHost, conn: FakeConnection, command: MyEvents) -> Reply:
     """Bind to a channel; an unknown uuid is refused only when a format was given."""
     if conn._subs.myevents:
         return Reply.text("-ERR aready enabled.")
@@ -262,13 +273,13 @@ async def _myevents(server: FakeFreeSwitch, conn: FakeConnection, command: MyEve
     return Reply.text("+OK Events Enabled")
 
 
-async def _divert(server: FakeFreeSwitch, conn: FakeConnection, command: DivertEvents) -> Reply:
+async def _divert(server: CommandHost, conn: FakeConnection, command: DivertEvents) -> Reply:
     if conn.session_uuid is None:
         return Reply.text(NO_SESSION + ".")
     return Reply.text("+OK events diverted" if command.on else "+OK events not diverted")
 
 
-async def _linger(server: FakeFreeSwitch, conn: FakeConnection, command: Linger) -> Reply:
+async def _linger(server: CommandHost, conn: FakeConnection, command: Linger) -> Reply:
     if conn.session_uuid is None:
         return Reply.text(NO_SESSION)
     conn.linger = -1 if command.seconds is None else command.seconds
@@ -277,7 +288,7 @@ async def _linger(server: FakeFreeSwitch, conn: FakeConnection, command: Linger)
     return Reply.text(f"+OK will linger {command.seconds} seconds")
 
 
-async def _nolinger(server: FakeFreeSwitch, conn: FakeConnection, command: NoLinger) -> Reply:
+async def _nolinger(server: CommandHost, conn: FakeConnection, command: NoLinger) -> Reply:
     if conn.session_uuid is None:
         return Reply.text(NO_SESSION)
     conn.linger = None
@@ -287,14 +298,14 @@ async def _nolinger(server: FakeFreeSwitch, conn: FakeConnection, command: NoLin
 # -- what the typed parser could not read ------------------------------------------------------
 
 
-async def _unknown(server: FakeFreeSwitch, conn: FakeConnection, command: UnknownCommand) -> Reply:
+async def _unknown(server: CommandHost, conn: FakeConnection, command: UnknownCommand) -> Reply:
     """FreeSWITCH matches ``event`` by prefix, so ``events plain ALL`` subscribes (B-CMD-8)."""
     if command.line.lower().startswith("event"):
         return Reply.text(conn._subs.subscribe(_raw_words(command.line), conn._permissions))
     return Reply.text(NOT_FOUND)
 
 
-async def _invalid(server: FakeFreeSwitch, conn: FakeConnection, command: InvalidCommand) -> Reply:
+async def _invalid(server: CommandHost, conn: FakeConnection, command: InvalidCommand) -> Reply:
     """Re-read the words where FreeSWITCH is laxer than the typed parser; else its reply text."""
     verb = command_verb(command)
     if verb == "event":  # no format word, or no name: FreeSWITCH still applies what it can

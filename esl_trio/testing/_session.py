@@ -11,14 +11,15 @@ Two tasks per connection, both in the fake's nursery (through the connection's c
 Endings: ``exit`` / failed auth / auth timeout / EOF write the goodbye notice and close
 (B-AUTH-2/3, B-CMD-1); a killed listener (lost events) writes its notice after the current
 frame if it can (B-LIM-2); a drop closes without a word. A client vanishing at any point only
-ends its own connection: stream errors never leave this module.
+ends its own connection: stream errors never leave this module. What serving needs from the
+server goes through :class:`SessionHost`, so this module does not import the server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 import trio
 
@@ -32,18 +33,27 @@ from esl_trio.protocol import (
 from esl_trio.protocol.server import GOODBYE, auth_request, disconnect_notice, rude_rejection
 
 from ._connection import ConnectionEnd, FakeConnection
-from ._dispatch import execute
-from ._faults import ReceivedCommand
+from ._dispatch import CommandHost, execute
+from ._faults import DropRule, ReceivedCommand
 
-if TYPE_CHECKING:
-    from ._fake_server import FakeFreeSwitch
-
-__all__ = ["serve_connection"]
+__all__ = ["SessionHost", "serve_connection"]
 
 _RECEIVE_SIZE: Final = 65536
 
 
-async def serve_connection(server: FakeFreeSwitch, conn: FakeConnection) -> None:
+class SessionHost(CommandHost, Protocol):
+    """What serving a connection needs from the server (``FakeFreeSwitch`` satisfies it)."""
+
+    @property
+    def auth_timeout(self) -> float | None: ...
+    @property
+    def close_grace(self) -> float: ...
+    def _record(self, conn: FakeConnection, command: ReceivedCommand) -> None: ...
+    def _claim_drop_rule(self, command: ReceivedCommand) -> DropRule | None: ...
+    def _on_closed(self, conn: FakeConnection) -> None: ...
+
+
+async def serve_connection(server: SessionHost, conn: FakeConnection) -> None:
     """Serve ``conn`` until it ends; always closes the stream and unregisters it."""
     try:
         with conn._scope:
@@ -57,7 +67,7 @@ async def serve_connection(server: FakeFreeSwitch, conn: FakeConnection) -> None
             server._on_closed(conn)
 
 
-async def _run(server: FakeFreeSwitch, conn: FakeConnection) -> None:
+async def _run(server: SessionHost, conn: FakeConnection) -> None:
     try:
         if not await _greet(server, conn):
             return
@@ -69,7 +79,7 @@ async def _run(server: FakeFreeSwitch, conn: FakeConnection) -> None:
         nursery.cancel_scope.cancel()
 
 
-async def _greet(server: FakeFreeSwitch, conn: FakeConnection) -> bool:
+async def _greet(server: SessionHost, conn: FakeConnection) -> bool:
     """``auth/request`` (B-WIRE-2), or the ACL's rude rejection and goodbye (B-WIRE-3)."""
     if conn.rejected:
         conn.close_reason = "rude rejection"
@@ -80,7 +90,7 @@ async def _greet(server: FakeFreeSwitch, conn: FakeConnection) -> bool:
     return True
 
 
-async def _final_notice(server: FakeFreeSwitch, conn: FakeConnection) -> None:
+async def _final_notice(server: SessionHost, conn: FakeConnection) -> None:
     """After a kill: the notice, unless a frame was cut half-way (it would garble it)."""
     notice = conn._final_notice
     if notice is None or conn._partial:
@@ -92,7 +102,7 @@ async def _final_notice(server: FakeFreeSwitch, conn: FakeConnection) -> None:
 # -- reading -----------------------------------------------------------------------------------
 
 
-async def _read_loop(server: FakeFreeSwitch, conn: FakeConnection) -> None:
+async def _read_loop(server: SessionHost, conn: FakeConnection) -> None:
     reader = CommandReader()
     try:
         while _drain(server, conn, reader):
@@ -106,7 +116,7 @@ async def _read_loop(server: FakeFreeSwitch, conn: FakeConnection) -> None:
         conn._wake.set()
 
 
-def _drain(server: FakeFreeSwitch, conn: FakeConnection, reader: CommandReader) -> bool:
+def _drain(server: SessionHost, conn: FakeConnection, reader: CommandReader) -> bool:
     """Queue every complete command; False once the client's stream has ended."""
     while True:
         command = reader.next_command()
@@ -121,7 +131,7 @@ def _drain(server: FakeFreeSwitch, conn: FakeConnection, reader: CommandReader) 
 # -- processing --------------------------------------------------------------------------------
 
 
-async def _process_loop(server: FakeFreeSwitch, conn: FakeConnection) -> None:
+async def _process_loop(server: SessionHost, conn: FakeConnection) -> None:
     try:
         while await _step(server, conn):
             pass
@@ -129,7 +139,7 @@ async def _process_loop(server: FakeFreeSwitch, conn: FakeConnection) -> None:
         pass
 
 
-async def _step(server: FakeFreeSwitch, conn: FakeConnection) -> bool:
+async def _step(server: SessionHost, conn: FakeConnection) -> bool:
     """One unit of work: a command, or a flush of queued frames. False: close."""
     await _wait_for_work(server, conn)
     if conn._inbox:
@@ -143,7 +153,7 @@ async def _step(server: FakeFreeSwitch, conn: FakeConnection) -> bool:
     return False
 
 
-async def _wait_for_work(server: FakeFreeSwitch, conn: FakeConnection) -> None:
+async def _wait_for_work(server: SessionHost, conn: FakeConnection) -> None:
     """Sleep until there is something to do; enforce the pre-auth timeout (B-AUTH-3)."""
     while not (conn._inbox or conn._outbox or conn._eof):
         conn._wake = trio.Event()
@@ -158,7 +168,7 @@ async def _wait_for_work(server: FakeFreeSwitch, conn: FakeConnection) -> None:
             raise ConnectionEnd(conn.close_reason)
 
 
-async def _handle(server: FakeFreeSwitch, conn: FakeConnection, command: ReceivedCommand) -> bool:
+async def _handle(server: SessionHost, conn: FakeConnection, command: ReceivedCommand) -> bool:
     """Execute one command and write its reply, honouring drop rules and reply knobs."""
     rule = server._claim_drop_rule(command)
     if rule is not None and rule.before_reply:
