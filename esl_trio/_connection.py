@@ -98,6 +98,8 @@ class ReplySlot:
     abandoned: bool = False
     #: Nobody waits for the reply; ``done`` is set once written (``send_only``).
     fire_and_forget: bool = False
+    #: Its reply deadline passed: what the caller gets when the connection is closed.
+    timed_out: BaseException | None = None
     deadline: float = math.inf
 
     def resolve(self, reply: Reply) -> None:
@@ -184,7 +186,7 @@ class Connection:
         self.end_reason = reason
         for slot in self.protocol.pending_tokens():
             if slot is not None:
-                slot.fail(_lost(reason, written=True))
+                slot.fail(slot.timed_out or _lost(reason, written=True))
         self._outbox.close()
         while True:
             try:
@@ -361,8 +363,10 @@ class Connection:
         for slot in self.protocol.pending_tokens():
             if slot is not None and slot.deadline <= now and not slot.done.is_set():
                 # B-API-7: the reply order is now ambiguous; fail closed, recycle the socket.
+                # The caller hears of it when the supervisor closes the connection, so by
+                # then the runtime already says RECONNECTING.
                 error = CommandTimeoutError(slot.command.describe(), slot.limit)
-                slot.fail(error)
+                slot.timed_out = error
                 self.report(ConnectionEnded(error))
                 return True
         return False
