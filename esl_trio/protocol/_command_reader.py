@@ -40,6 +40,7 @@ from ._commands import (
     Auth,
     BgApi,
     Command,
+    Connect,
     DivertEvents,
     EventSubscribe,
     Exit,
@@ -52,6 +53,7 @@ from ._commands import (
     NoEvents,
     NoLinger,
     NoLog,
+    Resume,
     SendEvent,
     SendMsg,
     UserAuth,
@@ -59,6 +61,7 @@ from ._commands import (
 )
 from ._errors import LocalProtocolError, RemoteProtocolError, TruncatedFrameError
 from ._formats import EventFormat
+from ._numbers import parse_decimal
 from ._sentinels import CONNECTION_CLOSED, NEED_DATA, Sentinel
 
 __all__ = [
@@ -214,10 +217,18 @@ def _parse_filter(wire: _Wire) -> ParsedCommand:
     return FilterAdd(first, value)
 
 
+_FORMAT_WORDS: Final = frozenset(f.value for f in EventFormat)
+
+
 def _parse_myevents(wire: _Wire) -> ParsedCommand:
-    words = (wire.rest or "").split(" ")
+    """``myevents``, ``myevents <format>`` (outbound), ``myevents <uuid> [<format>]``."""
+    if wire.rest is None:
+        return MyEvents()
+    words = wire.rest.split(" ")
     if len(words) > 2:
         return wire.invalid("myevents takes a uuid and an optional format")
+    if len(words) == 1 and words[0].lower() in _FORMAT_WORDS:
+        return MyEvents(None, words[0])
     return MyEvents(words[0], words[1] if len(words) == 2 else None)
 
 
@@ -228,18 +239,10 @@ def _parse_divert_events(wire: _Wire) -> ParsedCommand:
     return DivertEvents(value.lower() == "on")  # FreeSWITCH: anything else means off
 
 
-def _small_int(text: str) -> int | None:
-    """ASCII digits as an int; None for anything else or absurdly long (int() would refuse)."""
-    if not (text.isascii() and text.isdigit()):
-        return None
-    digits = text.lstrip("0") or "0"
-    return int(digits) if len(digits) <= 18 else None
-
-
 def _parse_linger(wire: _Wire) -> ParsedCommand:
     if not wire.rest:
         return Linger()
-    seconds = _small_int(wire.rest)
+    seconds = parse_decimal(wire.rest)
     if seconds is None:
         return wire.invalid(f"linger seconds must be a number: {wire.rest!r}")
     return Linger(seconds)
@@ -248,7 +251,7 @@ def _parse_linger(wire: _Wire) -> ParsedCommand:
 def _parse_log(wire: _Wire) -> ParsedCommand:
     if not wire.rest:
         return Log()
-    number = _small_int(wire.rest)
+    number = parse_decimal(wire.rest)
     try:
         return Log(wire.rest if number is None else number)
     except LocalProtocolError as exc:
@@ -268,9 +271,8 @@ def _parse_sendevent(wire: _Wire) -> ParsedCommand:
 
 
 def _parse_sendmsg(wire: _Wire) -> ParsedCommand:
-    uuid = (wire.rest or "").strip(" ")
-    if not uuid:
-        return wire.invalid("sendmsg needs a channel uuid", "-ERR invalid session id []")
+    # No uuid: the socket's own channel (outbound mode); the server decides what that means.
+    uuid = (wire.rest or "").strip(" ") or None
     return SendMsg(uuid, _body_headers(wire), wire.body)
 
 
@@ -285,7 +287,7 @@ _PARSERS: Final[dict[str, tuple[_Parser, bool]]] = {
     "nixevent": (_parse_nixevent, False),
     "noevents": (lambda _: NoEvents(), False),
     "filter": (_parse_filter, True),
-    "myevents": (_parse_myevents, True),
+    "myevents": (_parse_myevents, False),
     "divert_events": (_parse_divert_events, False),
     "linger": (_parse_linger, False),
     "nolinger": (lambda _: NoLinger(), False),
@@ -293,6 +295,8 @@ _PARSERS: Final[dict[str, tuple[_Parser, bool]]] = {
     "nolog": (lambda _: NoLog(), False),
     "sendevent": (_parse_sendevent, False),
     "sendmsg": (_parse_sendmsg, False),
+    "connect": (lambda _: Connect(), False),
+    "resume": (lambda _: Resume(), False),
 }
 
 
@@ -344,7 +348,7 @@ def _body_length(headers: Headers, max_body: int) -> int:
         return 0
     if len(values) > 1:
         raise RemoteProtocolError(f"command has {len(values)} content-length headers")
-    length = _small_int(values[0])
+    length = parse_decimal(values[0])
     if length is None:
         raise RemoteProtocolError(f"command content-length is not a usable number: {values[0]!r}")
     if length > max_body:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from operator import itemgetter
-from typing import ClassVar, cast
+from typing import ClassVar, cast, overload
 from urllib.parse import unquote
 
 import attrs
@@ -31,6 +31,7 @@ import attrs
 from ._errors import EventDecodeError
 from ._formats import EventFormat
 from ._headers import Headers
+from ._numbers import parse_decimal
 from ._percent import UNDEF, decode_value, split_array
 
 __all__ = [
@@ -170,7 +171,7 @@ class Event:
     def sequence(self) -> int | None:
         """``Event-Sequence``: FreeSWITCH's process-wide counter (B-EVN-4)."""
         value = self._quick("Event-Sequence")
-        return int(value) if value and value.isascii() and value.isdigit() else None
+        return None if value is None else parse_decimal(value)
 
     # -- full decoding -----------------------------------------------------------------
 
@@ -216,9 +217,16 @@ class Event:
             self._headers = Headers(pairs)
             self._body = body
 
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
     def get(self, name: str, default: str | None = None) -> str | None:
-        """The first decoded value of header ``name`` (any case), or ``default``."""
-        return self.headers.get(name, default) if default is not None else self.headers.get(name)
+        """The first decoded value of header ``name`` (any case), or ``default``.
+
+        With a ``str`` default the result is typed ``str``: ``event.get("Hangup-Cause", "")``.
+        """
+        return self.headers.get(name) if default is None else self.headers.get(name, default)
 
     def get_all(self, name: str) -> list[str]:
         """Every decoded value of header ``name``, in order."""
@@ -342,7 +350,7 @@ class HeartbeatEvent(Event):
     @property
     def session_count(self) -> int | None:
         value = self.get("Session-Count")
-        return int(value) if value and value.isascii() and value.isdigit() else None
+        return None if value is None else parse_decimal(value)
 
 
 class CustomEvent(Event):
@@ -469,7 +477,7 @@ def _expand_arrays(decoded: list[tuple[str, str] | None]) -> list[tuple[str, str
 
 
 def _check_length(declared: str, body: bytes) -> None:
-    if not (declared.isascii() and declared.isdigit()) or int(declared) != len(body):
+    if parse_decimal(declared) != len(body):
         raise EventDecodeError(
             f"event Content-Length {declared!r} does not match the {len(body)}-byte body"
         )
@@ -554,8 +562,9 @@ def _decode_xml(event: Event) -> tuple[list[tuple[str, str]], bytes]:
         return pairs, b""
     body = body_text.encode()
     # FreeSWITCH pads a body that ends in a newline with two spaces: trust Content-Length.
-    if length is not None and length.isdigit() and int(length) <= len(body):
-        body = body[: int(length)]
+    size = None if length is None else parse_decimal(length)
+    if size is not None and size <= len(body):
+        body = body[:size]
     return pairs, body
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 
 from ._errors import LocalProtocolError, RemoteProtocolError, TruncatedFrameError
 from ._headers import Headers
+from ._numbers import MAX_DIGITS, parse_decimal
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -118,9 +119,12 @@ def _framing_fields(pairs: list[tuple[str, str]], max_body: int) -> tuple[int, s
 
 
 def _parse_length(value: str, max_body: int) -> int:
-    if not (value.isascii() and value.isdigit()):
-        raise RemoteProtocolError(f"Content-Length is not a number: {value[:40]!r}")
-    length = int(value)
+    length = parse_decimal(value)
+    if length is None:
+        # Also catches a 5 000-digit value, which int() itself would refuse with a ValueError.
+        raise RemoteProtocolError(
+            f"Content-Length is not a number of at most {MAX_DIGITS} digits: {value[:40]!r}"
+        )
     if length > max_body:
         raise RemoteProtocolError(f"Content-Length {length} exceeds the limit of {max_body} bytes")
     return length
