@@ -15,6 +15,7 @@ from esl_trio.protocol import (
     Connect,
     DisconnectNotice,
     FrameParser,
+    Message,
     MyEvents,
     Resume,
     SendMsg,
@@ -27,7 +28,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "freeswitch-1.1
 CHANNEL = "74bfaba6-c80f-4938-ac25-144cf48ff82f"
 
 
-def messages(name: str) -> list[object]:
+def messages(name: str) -> list[Message]:
     parser = FrameParser()
     parser.feed((FIXTURES / name).read_bytes())
     parser.feed(b"")
