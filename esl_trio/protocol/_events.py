@@ -433,14 +433,23 @@ def _decode_plain(event: Event) -> tuple[list[tuple[str, str]], bytes]:
     return pairs, body
 
 
+# The line memo is process-wide and outlives every connection, so it is bounded by size: at most
+# _PLAIN_LINES_MAX entries of at most _PLAIN_LINE_MAX_CHARS ASCII characters (about 7 MB in the
+# worst case, whatever a peer sends). Longer lines are decoded every time: the lines that repeat
+# are short, and a long line costs in proportion to its length anyway. FreeSWITCH
+# percent-encodes every non-ASCII byte, so a non-ASCII line is a peer's oddity: not kept either
+# (a str of wide characters takes up to four bytes per character).
 _PLAIN_LINES: dict[str, tuple[str, str]] = {}
-_PLAIN_LINES_MAX = 16384
+_PLAIN_LINES_MAX = 8192
+_PLAIN_LINE_MAX_CHARS = 256
 
 
 def _decode_missing_lines(lines: list[str], decoded: list[tuple[str, str] | None]) -> None:
     memo = _PLAIN_LINES
     if len(memo) + len(lines) > _PLAIN_LINES_MAX:
         memo.clear()  # bounded: a stream of unique lines costs a clear, not memory
+    # An event with more lines than the memo holds would overfill it: decode, do not keep.
+    keep = len(lines) <= _PLAIN_LINES_MAX
     # Inlined common case: this loop is the whole cost when most lines are new.
     for i, line in enumerate(lines):
         if decoded[i] is None:
@@ -451,7 +460,9 @@ def _decode_missing_lines(lines: list[str], decoded: list[tuple[str, str] | None
                 pair = (name, unquote(value, errors="replace"))
             else:
                 pair = (name, "" if value == UNDEF else value)
-            decoded[i] = memo[line] = pair
+            decoded[i] = pair
+            if keep and len(line) <= _PLAIN_LINE_MAX_CHARS and line.isascii():
+                memo[line] = pair
 
 
 def _decode_plain_line(line: str) -> tuple[str, str]:
