@@ -134,16 +134,10 @@ class Event:
         return value if items is None else items[0]
 
     def _quick_json(self, key: str) -> str | None:
-        raw = self.raw
-        needle = b'"' + key.encode() + b'":"'
-        at = raw.find(needle)
-        if at >= 0:
-            start = at + len(needle)
-            stop = raw.find(b'"', start)
-            segment = raw[start:stop]
-            if stop >= 0 and b"\\" not in segment:
-                return segment.decode("utf-8", "replace")
-        # Absent, escaped or not in FreeSWITCH's compact layout: ask the full decoder.
+        value = _json_quick_value(self.raw, _json_needle(key))
+        if value is not None:
+            return value
+        # Absent, escaped or not a plain string: ask the full decoder.
         headers = self._decoded_headers_or_none()
         return None if headers is None else headers.get(key)
 
@@ -370,16 +364,20 @@ _FAMILIES: dict[str, type[Event]] = {
 def make_event(format: EventFormat, raw: bytes) -> Event:
     """Build the typed event for a payload: a dict lookup on the cheaply extracted name."""
     if format is EventFormat.XML:
-        event = Event(format, raw)  # xml decodes eagerly: build once, then re-label
-        cls = _family(event.name)
-        if cls is not Event:
-            # The families add properties only (empty __slots__), so the layout is identical.
-            event.__class__ = cls
-        return event
+        return _relabelled(Event(format, raw))  # xml decodes eagerly: build once, then re-label
     name = _plain_name(raw) if format is EventFormat.PLAIN else _json_name(raw)
     if name is None:
-        name = Event(format, raw).name
+        return _relabelled(Event(format, raw))  # the name needs a full decode: do it once
     return _family(name)(format, raw, name)
+
+
+def _relabelled(event: Event) -> Event:
+    """``event`` as its family class, built once (never a second object that decodes again)."""
+    cls = _family(event.name)
+    if cls is not Event:
+        # The families add properties only (empty __slots__), so the layout is identical.
+        event.__class__ = cls
+    return event
 
 
 def _family(name: str) -> type[Event]:
@@ -389,13 +387,44 @@ def _family(name: str) -> type[Event]:
     return cls
 
 
-def _json_name(raw: bytes) -> str | None:
-    """The fast path for FreeSWITCH's json layout: ``Event-Name`` is the first member."""
-    if not raw.startswith(b'{"Event-Name":"'):
+_JSON_SPACE = b" \t\n\r"
+_JSON_NEEDLES: dict[str, bytes] = {}
+
+
+def _json_needle(key: str) -> bytes:
+    """``b'"Key":'``, built once per header name."""
+    found = _JSON_NEEDLES.get(key)
+    if found is None:
+        found = _JSON_NEEDLES[key] = b'"' + key.encode() + b'":'
+    return found
+
+
+def _json_quick_value(raw: bytes, needle: bytes) -> str | None:
+    """The string value after ``"Key":`` found with ``bytes.find``, or None to decode fully.
+
+    Inside a JSON string every ``"`` is escaped, so ``"Key":`` can only be a member name. Any
+    whitespace may follow the colon: FreeSWITCH writes ``"Key":"v"``, ``json.dumps`` and some
+    proxies ``"Key": "v"``, and both must stay on the fast path. A value with an escape, or not
+    a string, is left to the full decoder.
+    """
+    at = raw.find(needle)
+    if at < 0:
         return None
-    stop = raw.find(b'"', 15)
-    value = raw[15:stop]
-    return None if stop < 0 or b"\\" in value else value.decode("utf-8", "replace")
+    start = at + len(needle)
+    while start < len(raw) and raw[start] in _JSON_SPACE:
+        start += 1
+    if raw[start : start + 1] != b'"':
+        return None
+    stop = raw.find(b'"', start + 1)
+    if stop < 0:
+        return None
+    segment = raw[start + 1 : stop]
+    return None if b"\\" in segment else segment.decode("utf-8", "replace")
+
+
+def _json_name(raw: bytes) -> str | None:
+    """The fast path for ``Event-Name`` (FreeSWITCH writes it first; any member works)."""
+    return _json_quick_value(raw, b'"Event-Name":')
 
 
 def _plain_name(raw: bytes) -> str | None:
