@@ -35,6 +35,7 @@ from typing import Final, TypeAlias
 
 import attrs
 
+from ._buffer import ReceiveBuffer
 from ._commands import (
     Api,
     Auth,
@@ -387,9 +388,7 @@ class CommandReader:
     ) -> None:
         self._max_block = max_block_bytes
         self._max_body = max_body_bytes
-        self._buf = bytearray()
-        self._start = 0  # first unconsumed byte
-        self._scan = 0  # where the search for the end of the header block resumes
+        self._rb = ReceiveBuffer()
         self._last_lf = -1  # last LF seen in the current header block
         self._block: _Block | None = None  # header block read, body pending
         self._eof = False
@@ -402,8 +401,9 @@ class CommandReader:
         if not data:
             self._eof = True
             return
-        self._compact()
-        self._buf += data
+        shift = self._rb.append(data)
+        if shift and self._last_lf >= 0:
+            self._last_lf -= shift
 
     def next_command(self) -> ParsedCommand | Sentinel:
         """The next complete command, :data:`NEED_DATA`, or :data:`CONNECTION_CLOSED`.
@@ -436,52 +436,43 @@ class CommandReader:
         """Not enough bytes: wait for more, or decide how the stream ended."""
         if not self._eof:
             return NEED_DATA
-        if self._block is None and self._start == len(self._buf):
+        if self._block is None and not self._rb:
             return CONNECTION_CLOSED
         raise TruncatedFrameError("stream ended in the middle of a client command")
 
     def _take_block(self) -> bytes | None:
         """The next header block without its terminator, or None if it is not complete."""
-        if self._scan == self._start:  # nothing scanned yet: drop leading CR/LF (B-WIRE-5)
-            match = _NOT_CRLF.search(self._buf, self._start)
-            self._start = self._scan = match.start() if match else len(self._buf)
+        rb = self._rb
+        if rb.scan == rb.start:  # nothing scanned yet: drop leading CR/LF (B-WIRE-5)
+            match = _NOT_CRLF.search(rb.data, rb.start)
+            rb.skip(match.start() if match else len(rb.data))
         ends = self._find_terminator()
         if ends is None:
-            if len(self._buf) - self._start > self._max_block:
+            if len(rb) > self._max_block:
                 raise RemoteProtocolError(f"command header block exceeds {self._max_block} bytes")
             return None
         first_lf, second_lf = ends
-        if second_lf + 1 - self._start > self._max_block:
+        if second_lf + 1 - rb.start > self._max_block:
             raise RemoteProtocolError(f"command header block exceeds {self._max_block} bytes")
-        block = bytes(self._buf[self._start : first_lf])
-        self._start = self._scan = second_lf + 1
+        block = bytes(rb.data[rb.start : first_lf])
+        rb.skip(second_lf + 1)
         self._last_lf = -1
         return block
 
     def _find_terminator(self) -> tuple[int, int] | None:
         """Positions of two LFs with only CRs between them, scanning each byte once."""
-        buf = self._buf
-        while (lf := buf.find(b"\n", self._scan)) >= 0:
-            self._scan = lf + 1
+        rb = self._rb
+        buf = rb.data
+        while (lf := buf.find(b"\n", rb.scan)) >= 0:
+            rb.scan = lf + 1
             previous, self._last_lf = self._last_lf, lf
             if previous >= 0 and buf.count(b"\r", previous + 1, lf) == lf - previous - 1:
                 return previous, lf
-        self._scan = len(buf)
+        rb.scan = len(buf)
         return None
 
     def _take_body(self, length: int) -> bytes | None:
-        if len(self._buf) - self._start < length:
+        rb = self._rb
+        if len(rb) < length:
             return None
-        body = bytes(self._buf[self._start : self._start + length])
-        self._start = self._scan = self._start + length
-        return body
-
-    def _compact(self) -> None:
-        """Drop consumed bytes once they are at least half the buffer (amortised O(1))."""
-        start = self._start
-        if start and start * 2 >= len(self._buf):
-            del self._buf[:start]
-            self._start = 0
-            self._scan -= start
-            if self._last_lf >= 0:
-                self._last_lf -= start
+        return rb.consume(rb.start + length)

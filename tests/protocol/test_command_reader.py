@@ -390,7 +390,7 @@ class CountingBuffer(bytearray):
 def test_scanning_is_linear_when_fed_byte_by_byte(filler: bytes) -> None:
     """No rescans from the start of the block: total bytes examined stays O(input)."""
     reader = CommandReader()
-    reader._buf = CountingBuffer()
+    reader._rb.data = CountingBuffer()
     CountingBuffer.scanned = 0
     data = b"sendmsg u\n" + filler * 5000 + b"z: 1\n\n"
     for i in range(len(data)):
