@@ -203,7 +203,8 @@ class FrameParser:
         assert self._pending is not None
         headers, ctype, length, start = self._pending
         end = start + length
-        data = self._rb.data
+        rb = self._rb
+        data = rb.data
         if len(data) < end:
             if self._eof:
                 raise TruncatedFrameError(
@@ -212,15 +213,16 @@ class FrameParser:
             return None
         body = bytes(data[start:end]) if length else b""
         self._pending = None
-        self._rb.skip(end)
+        rb.start = rb.scan = end  # consumed (ReceiveBuffer.skip, inlined on the hot path)
         return Frame(headers, body, ctype)
 
     def _read_header_block(self) -> bool:
-        found = self._find_terminator()
+        rb = self._rb
+        data, pos = rb.data, rb.start
+        found = self._find_terminator(data, pos)
         if found is None:
             return False
         end, term_len = found
-        data, pos = self._rb.data, self._rb.start
         block_len = end - pos
         if block_len > self.max_header_bytes:
             raise self._too_big(block_len)
@@ -237,11 +239,11 @@ class FrameParser:
         self._pending = (headers, ctype, length, end + term_len)
         return True
 
-    def _find_terminator(self) -> tuple[int, int] | None:
-        rb = self._rb
-        buf, pos = rb.data, rb.start
+    def _find_terminator(self, buf: bytearray, pos: int) -> tuple[int, int] | None:
+        """(end, terminator length) of the header block starting at ``pos``, or None."""
         # A frame may start with its terminator (a bare "\n\n" is a frame with no headers).
-        start = max(rb.scan - 2, pos)
+        scan = self._rb.scan
+        start = scan - 2 if scan - 2 > pos else pos
         lf = buf.find(b"\n\n", start)
         limit = lf if lf >= 0 else len(buf)
         lfcrlf = buf.find(b"\n\r\n", start, limit + 1)
@@ -254,7 +256,7 @@ class FrameParser:
             raise self._too_big(waiting)
         if self._eof and waiting:
             raise TruncatedFrameError(f"stream ended inside a header block ({waiting} bytes)")
-        rb.scan = len(buf)
+        self._rb.scan = len(buf)
         return None
 
     def _too_big(self, size: int) -> RemoteProtocolError:
