@@ -23,6 +23,14 @@ CR, LF or NUL; tokens (command names, event names, header names, uuids) may not 
 either. A failing check raises :class:`LocalProtocolError` (a ``ValueError``); a field of the
 wrong type raises ``TypeError``. An invalid command never exists, so ``to_bytes()`` cannot fail.
 
+Length is the other way to split a command: FreeSWITCH's ``read_packet`` stops reading a header
+block after 10 485 760 bytes (:data:`FREESWITCH_COMMAND_SPLIT_BYTES`) and parses the rest as the
+next command, so ``Api("echo", "A" * (10485760 - 9) + "bgapi originate ...")`` would run the
+originate. Every command whose header block (command line, header lines, blank line; not the
+content-length body, which FreeSWITCH reads by length) exceeds :data:`MAX_COMMAND_HEADER_BYTES`
+is refused at construction. Only LF ends a line for FreeSWITCH (CR cuts one): U+2028, U+2029,
+NEL, VT and FF are ordinary bytes in free text, and whitespace in tokens.
+
 Passwords never appear in ``repr()``, ``str()``, ``describe()`` nor in error messages.
 """
 
