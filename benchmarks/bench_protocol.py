@@ -248,6 +248,17 @@ def json_payload(members: list[str], body: bytes) -> bytes:
     return ("{" + ",".join(members) + "}").encode()
 
 
+def spaced_json_payload(pairs: Pairs, body: bytes) -> bytes:
+    """The same event as ``json.dumps`` (and some proxies) write it: ``", "`` and ``": "``."""
+    members = [*pairs]
+    if body:
+        members += [("Content-Length", str(len(body))), ("_body", body.decode("utf-8", "replace"))]
+    # A hand-built object keeps repeated names, as FreeSWITCH writes them.
+    return (
+        "{" + ", ".join(f"{_json_string(n)}: {_json_string(v)}" for n, v in members) + "}"
+    ).encode()
+
+
 def _outer(kind: bytes, payload: bytes) -> bytes:
     return b"Content-Length: %d\nContent-Type: text/event-%s\n\n%s" % (len(payload), kind, payload)
 
@@ -267,6 +278,7 @@ class Streams:
         ]
         plain: list[bytes] = []
         as_json: list[bytes] = []
+        spaced: list[bytes] = []
         worst: list[bytes] = []
         seen_lines: set[str] = set()
         line_count = 0
@@ -285,12 +297,16 @@ class Streams:
             w = plain_payload(w_lines, body, tag)
             plain.append(_outer(b"plain", p))
             as_json.append(_outer(b"json", j))
+            s = spaced_json_payload(pairs, body)
+            spaced.append(_outer(b"json", s))
             worst.append(_outer(b"plain", w))
             seen_lines.update(p_lines)
             line_count += len(p_lines)
             # Every event must decode to exactly what it was built from...
             _check_roundtrip(EventFormat.PLAIN, p, pairs, body)
             _check_roundtrip(EventFormat.JSON, j, pairs, body)
+            if i % 8 == 0:
+                _check_roundtrip(EventFormat.JSON, s, pairs, body)
             if i % 8 == 0:
                 _check_roundtrip(EventFormat.PLAIN, w, unique_values(pairs, tag), body)
             if i % sample_every == 0:  # ...and our encoding must be event_frame's
@@ -301,6 +317,7 @@ class Streams:
         self.events = events
         self.plain = _reads(plain)
         self.json = _reads(as_json)
+        self.spaced_json = _reads(spaced)
         self.worst = _reads(worst)
         self.new_line_share = len(seen_lines) / line_count
         # Leave a clean heap for the timed passes: with the build caches alive, the worst case
@@ -521,6 +538,15 @@ def main(argv: list[str] | None = None) -> int:
             ),
             (fmt, f"stdlib baseline ({_mb(reads)})", base, 1.0, ""),
         ]
+
+    spaced_routing = measure(esl_routing, streams.spaced_json)
+    spaced_full = measure(esl_full, streams.spaced_json)
+    spaced_base = measure(stdlib_baseline, streams.spaced_json)
+    rows += [
+        ("json", 'spaced ": ": routing', spaced_routing, spaced_routing / spaced_base, "(info)"),
+        ("json", 'spaced ": ": full', spaced_full, spaced_full / spaced_base, "(info)"),
+        ("json", f"spaced: baseline ({_mb(streams.spaced_json)})", spaced_base, 1.0, ""),
+    ]
 
     worst_full = measure(esl_full, streams.worst)
     worst_base = measure(stdlib_baseline, streams.worst)

@@ -44,6 +44,7 @@ with atheris.instrument_imports(include=["esl_trio"]) if _INSTRUMENT else contex
         Auth,
         BackgroundJobEvent,
         BgApi,
+        ChannelData,
         ChannelEvent,
         ClientProtocol,
         ClientState,
@@ -100,8 +101,12 @@ def touch(message: object) -> None:
     if isinstance(message, Event):
         touch_event(message)
     elif isinstance(message, CommandReply):
-        _ = (message.ok, message.is_auth_accepted, message.job_uuid, message.message)
-        _ = (message.reason, dict(message.headers.to_dict()))
+        _ = (message.ok, message.is_error, message.is_auth_accepted, message.job_uuid)
+        _ = (message.message, message.reason, dict(message.headers.to_dict()))
+        assert not (message.ok and message.is_error)
+        if isinstance(message, ChannelData):
+            _ = (message.unique_id, message.channel_name, message.socket_mode, message.control)
+            _ = (message.get("Unique-ID", ""), message.get_all("Event-Name"))
     elif isinstance(message, ApiReply):
         _ = (message.text, message.ok, message.is_error)
     elif isinstance(message, LogLine):

@@ -4,10 +4,14 @@ Run: .venv/bin/python docs/examples/protocol_example.py
 """
 
 from esl_trio.protocol import (
+    MAX_COMMAND_HEADER_BYTES,
     NEED_DATA,
     Api,
+    ApiReply,
     Auth,
+    ChannelEvent,
     ClientProtocol,
+    CommandReply,
     EventFormat,
     EventSubscribe,
     LocalProtocolError,
@@ -55,19 +59,29 @@ event = event_frame(
 proto.receive_data(
     command_reply("+OK event listener enabled plain") + api_response("UP 0 years, 1 day\n") + event
 )
-messages = []
+messages: list[object] = []
 while (message := proto.next_event()) is not NEED_DATA:
     messages.append(message)
     print(f"  {message!r}")
 
 subscribed, status, answer = messages
+assert isinstance(subscribed, CommandReply)  # narrow the Message union for the type checker
+assert isinstance(status, ApiReply)
+assert isinstance(answer, ChannelEvent)
 print("subscribe ok:", subscribed.ok, "| api text:", repr(status.text))
 print("event:", answer.name, answer.unique_id)  # cheap: nothing else decoded yet
 print("caller:", answer.get("Caller-Caller-ID-Name"))  # first full access decodes the rest
-print("wire value:", b"Alice%20Smith" in answer.raw)
+cause: str = answer.get("Hangup-Cause", "")  # a str default makes the result a str
+print("wire value:", b"Alice%20Smith" in answer.raw, "| cause:", repr(cause))
 
 # 5. Injection is impossible: an invalid command is never built, nothing is written.
 try:
     Api("status", "\n\nexit")
 except LocalProtocolError as exc:
     print("refused:", exc)
+
+# 6. Nor can a long argument smuggle a second command past FreeSWITCH's 10 MiB cut.
+try:
+    Api("echo", "A" * MAX_COMMAND_HEADER_BYTES + "bgapi originate loopback/1 &park")
+except LocalProtocolError as exc:
+    print("refused:", str(exc)[:60], "...")

@@ -6,7 +6,8 @@ Nothing here imports trio or touches a socket (a test enforces it), in the spiri
   ``next_event()`` → a message, :data:`NEED_DATA` or :data:`CONNECTION_CLOSED`;
   ``send(command)`` → bytes.
 * :class:`FrameParser` — framing alone; :func:`classify` — frame → typed message.
-* Messages: :class:`AuthRequest`, :class:`CommandReply`, :class:`ApiReply`, :class:`Event`
+* Messages: :class:`AuthRequest`, :class:`CommandReply` (and :class:`ChannelData`, the
+  outbound ``connect`` reply), :class:`ApiReply`, :class:`Event`
   (and its families), :class:`DisconnectNotice`, :class:`RudeRejection`, :class:`LogLine`,
   :class:`UnknownFrame`.
 * Commands: :class:`Auth`, :class:`UserAuth`, :class:`Api`, :class:`BgApi`,
@@ -21,10 +22,14 @@ from ._command_reader import CommandReader as CommandReader
 from ._command_reader import InvalidCommand as InvalidCommand
 from ._command_reader import UnknownCommand as UnknownCommand
 from ._command_reader import parse_command as parse_command
+from ._commands import FREESWITCH_COMMAND_SPLIT_BYTES as FREESWITCH_COMMAND_SPLIT_BYTES
+from ._commands import MAX_BODY_BYTES as MAX_BODY_BYTES
+from ._commands import MAX_COMMAND_HEADER_BYTES as MAX_COMMAND_HEADER_BYTES
 from ._commands import Api as Api
 from ._commands import Auth as Auth
 from ._commands import BgApi as BgApi
 from ._commands import Command as Command
+from ._commands import Connect as Connect
 from ._commands import DivertEvents as DivertEvents
 from ._commands import EventSubscribe as EventSubscribe
 from ._commands import Exit as Exit
@@ -38,6 +43,7 @@ from ._commands import NoEvents as NoEvents
 from ._commands import NoLinger as NoLinger
 from ._commands import NoLog as NoLog
 from ._commands import ReplyKind as ReplyKind
+from ._commands import Resume as Resume
 from ._commands import SendEvent as SendEvent
 from ._commands import SendMsg as SendMsg
 from ._commands import UserAuth as UserAuth
@@ -62,6 +68,7 @@ from ._frames import FrameParser as FrameParser
 from ._headers import Headers as Headers
 from ._messages import ApiReply as ApiReply
 from ._messages import AuthRequest as AuthRequest
+from ._messages import ChannelData as ChannelData
 from ._messages import CommandReply as CommandReply
 from ._messages import DisconnectNotice as DisconnectNotice
 from ._messages import LogLine as LogLine
@@ -77,6 +84,9 @@ __all__ = [
     "CONNECTION_CLOSED",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_HEADER_BYTES",
+    "FREESWITCH_COMMAND_SPLIT_BYTES",
+    "MAX_BODY_BYTES",
+    "MAX_COMMAND_HEADER_BYTES",
     "NEED_DATA",
     "Api",
     "ApiReply",
@@ -84,12 +94,14 @@ __all__ = [
     "AuthRequest",
     "BackgroundJobEvent",
     "BgApi",
+    "ChannelData",
     "ChannelEvent",
     "ClientProtocol",
     "ClientState",
     "Command",
     "CommandReader",
     "CommandReply",
+    "Connect",
     "CustomEvent",
     "DisconnectNotice",
     "DivertEvents",
@@ -120,6 +132,7 @@ __all__ = [
     "ProtocolError",
     "RemoteProtocolError",
     "ReplyKind",
+    "Resume",
     "RudeRejection",
     "SendEvent",
     "SendMsg",

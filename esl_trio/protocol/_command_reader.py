@@ -35,11 +35,13 @@ from typing import Final, TypeAlias
 
 import attrs
 
+from ._buffer import ReceiveBuffer
 from ._commands import (
     Api,
     Auth,
     BgApi,
     Command,
+    Connect,
     DivertEvents,
     EventSubscribe,
     Exit,
@@ -52,6 +54,7 @@ from ._commands import (
     NoEvents,
     NoLinger,
     NoLog,
+    Resume,
     SendEvent,
     SendMsg,
     UserAuth,
@@ -59,6 +62,7 @@ from ._commands import (
 )
 from ._errors import LocalProtocolError, RemoteProtocolError, TruncatedFrameError
 from ._formats import EventFormat
+from ._numbers import parse_decimal
 from ._sentinels import CONNECTION_CLOSED, NEED_DATA, Sentinel
 
 __all__ = [
@@ -214,10 +218,18 @@ def _parse_filter(wire: _Wire) -> ParsedCommand:
     return FilterAdd(first, value)
 
 
+_FORMAT_WORDS: Final = frozenset(f.value for f in EventFormat)
+
+
 def _parse_myevents(wire: _Wire) -> ParsedCommand:
-    words = (wire.rest or "").split(" ")
+    """``myevents``, ``myevents <format>`` (outbound), ``myevents <uuid> [<format>]``."""
+    if wire.rest is None:
+        return MyEvents()
+    words = wire.rest.split(" ")
     if len(words) > 2:
         return wire.invalid("myevents takes a uuid and an optional format")
+    if len(words) == 1 and words[0].lower() in _FORMAT_WORDS:
+        return MyEvents(None, words[0])
     return MyEvents(words[0], words[1] if len(words) == 2 else None)
 
 
@@ -228,18 +240,10 @@ def _parse_divert_events(wire: _Wire) -> ParsedCommand:
     return DivertEvents(value.lower() == "on")  # FreeSWITCH: anything else means off
 
 
-def _small_int(text: str) -> int | None:
-    """ASCII digits as an int; None for anything else or absurdly long (int() would refuse)."""
-    if not (text.isascii() and text.isdigit()):
-        return None
-    digits = text.lstrip("0") or "0"
-    return int(digits) if len(digits) <= 18 else None
-
-
 def _parse_linger(wire: _Wire) -> ParsedCommand:
     if not wire.rest:
         return Linger()
-    seconds = _small_int(wire.rest)
+    seconds = parse_decimal(wire.rest)
     if seconds is None:
         return wire.invalid(f"linger seconds must be a number: {wire.rest!r}")
     return Linger(seconds)
@@ -248,7 +252,7 @@ def _parse_linger(wire: _Wire) -> ParsedCommand:
 def _parse_log(wire: _Wire) -> ParsedCommand:
     if not wire.rest:
         return Log()
-    number = _small_int(wire.rest)
+    number = parse_decimal(wire.rest)
     try:
         return Log(wire.rest if number is None else number)
     except LocalProtocolError as exc:
@@ -268,9 +272,8 @@ def _parse_sendevent(wire: _Wire) -> ParsedCommand:
 
 
 def _parse_sendmsg(wire: _Wire) -> ParsedCommand:
-    uuid = (wire.rest or "").strip(" ")
-    if not uuid:
-        return wire.invalid("sendmsg needs a channel uuid", "-ERR invalid session id []")
+    # No uuid: the socket's own channel (outbound mode); the server decides what that means.
+    uuid = (wire.rest or "").strip(" ") or None
     return SendMsg(uuid, _body_headers(wire), wire.body)
 
 
@@ -285,7 +288,7 @@ _PARSERS: Final[dict[str, tuple[_Parser, bool]]] = {
     "nixevent": (_parse_nixevent, False),
     "noevents": (lambda _: NoEvents(), False),
     "filter": (_parse_filter, True),
-    "myevents": (_parse_myevents, True),
+    "myevents": (_parse_myevents, False),
     "divert_events": (_parse_divert_events, False),
     "linger": (_parse_linger, False),
     "nolinger": (lambda _: NoLinger(), False),
@@ -293,6 +296,8 @@ _PARSERS: Final[dict[str, tuple[_Parser, bool]]] = {
     "nolog": (lambda _: NoLog(), False),
     "sendevent": (_parse_sendevent, False),
     "sendmsg": (_parse_sendmsg, False),
+    "connect": (lambda _: Connect(), False),
+    "resume": (lambda _: Resume(), False),
 }
 
 
@@ -344,7 +349,7 @@ def _body_length(headers: Headers, max_body: int) -> int:
         return 0
     if len(values) > 1:
         raise RemoteProtocolError(f"command has {len(values)} content-length headers")
-    length = _small_int(values[0])
+    length = parse_decimal(values[0])
     if length is None:
         raise RemoteProtocolError(f"command content-length is not a usable number: {values[0]!r}")
     if length > max_body:
@@ -383,9 +388,7 @@ class CommandReader:
     ) -> None:
         self._max_block = max_block_bytes
         self._max_body = max_body_bytes
-        self._buf = bytearray()
-        self._start = 0  # first unconsumed byte
-        self._scan = 0  # where the search for the end of the header block resumes
+        self._rb = ReceiveBuffer()
         self._last_lf = -1  # last LF seen in the current header block
         self._block: _Block | None = None  # header block read, body pending
         self._eof = False
@@ -398,8 +401,9 @@ class CommandReader:
         if not data:
             self._eof = True
             return
-        self._compact()
-        self._buf += data
+        shift = self._rb.append(data)
+        if shift and self._last_lf >= 0:
+            self._last_lf -= shift
 
     def next_command(self) -> ParsedCommand | Sentinel:
         """The next complete command, :data:`NEED_DATA`, or :data:`CONNECTION_CLOSED`.
@@ -432,52 +436,43 @@ class CommandReader:
         """Not enough bytes: wait for more, or decide how the stream ended."""
         if not self._eof:
             return NEED_DATA
-        if self._block is None and self._start == len(self._buf):
+        if self._block is None and not self._rb:
             return CONNECTION_CLOSED
         raise TruncatedFrameError("stream ended in the middle of a client command")
 
     def _take_block(self) -> bytes | None:
         """The next header block without its terminator, or None if it is not complete."""
-        if self._scan == self._start:  # nothing scanned yet: drop leading CR/LF (B-WIRE-5)
-            match = _NOT_CRLF.search(self._buf, self._start)
-            self._start = self._scan = match.start() if match else len(self._buf)
+        rb = self._rb
+        if rb.scan == rb.start:  # nothing scanned yet: drop leading CR/LF (B-WIRE-5)
+            match = _NOT_CRLF.search(rb.data, rb.start)
+            rb.skip(match.start() if match else len(rb.data))
         ends = self._find_terminator()
         if ends is None:
-            if len(self._buf) - self._start > self._max_block:
+            if len(rb) > self._max_block:
                 raise RemoteProtocolError(f"command header block exceeds {self._max_block} bytes")
             return None
         first_lf, second_lf = ends
-        if second_lf + 1 - self._start > self._max_block:
+        if second_lf + 1 - rb.start > self._max_block:
             raise RemoteProtocolError(f"command header block exceeds {self._max_block} bytes")
-        block = bytes(self._buf[self._start : first_lf])
-        self._start = self._scan = second_lf + 1
+        block = bytes(rb.data[rb.start : first_lf])
+        rb.skip(second_lf + 1)
         self._last_lf = -1
         return block
 
     def _find_terminator(self) -> tuple[int, int] | None:
         """Positions of two LFs with only CRs between them, scanning each byte once."""
-        buf = self._buf
-        while (lf := buf.find(b"\n", self._scan)) >= 0:
-            self._scan = lf + 1
+        rb = self._rb
+        buf = rb.data
+        while (lf := buf.find(b"\n", rb.scan)) >= 0:
+            rb.scan = lf + 1
             previous, self._last_lf = self._last_lf, lf
             if previous >= 0 and buf.count(b"\r", previous + 1, lf) == lf - previous - 1:
                 return previous, lf
-        self._scan = len(buf)
+        rb.scan = len(buf)
         return None
 
     def _take_body(self, length: int) -> bytes | None:
-        if len(self._buf) - self._start < length:
+        rb = self._rb
+        if len(rb) < length:
             return None
-        body = bytes(self._buf[self._start : self._start + length])
-        self._start = self._scan = self._start + length
-        return body
-
-    def _compact(self) -> None:
-        """Drop consumed bytes once they are at least half the buffer (amortised O(1))."""
-        start = self._start
-        if start and start * 2 >= len(self._buf):
-            del self._buf[:start]
-            self._start = 0
-            self._scan -= start
-            if self._last_lf >= 0:
-                self._last_lf -= start
+        return rb.consume(rb.start + length)

@@ -23,6 +23,14 @@ CR, LF or NUL; tokens (command names, event names, header names, uuids) may not 
 either. A failing check raises :class:`LocalProtocolError` (a ``ValueError``); a field of the
 wrong type raises ``TypeError``. An invalid command never exists, so ``to_bytes()`` cannot fail.
 
+Length is the other way to split a command: FreeSWITCH's ``read_packet`` stops reading a header
+block after 10 485 760 bytes (:data:`FREESWITCH_COMMAND_SPLIT_BYTES`) and parses the rest as the
+next command, so ``Api("echo", "A" * (10485760 - 9) + "bgapi originate ...")`` would run the
+originate. Every command whose header block (command line, header lines, blank line; not the
+content-length body, which FreeSWITCH reads by length) exceeds :data:`MAX_COMMAND_HEADER_BYTES`
+is refused at construction. Only LF ends a line for FreeSWITCH (CR cuts one): U+2028, U+2029,
+NEL, VT and FF are ordinary bytes in free text, and whitespace in tokens.
+
 Passwords never appear in ``repr()``, ``str()``, ``describe()`` nor in error messages.
 """
 
@@ -47,19 +55,23 @@ __all__ = [
     "Command",
     "DivertEvents",
     "EventSubscribe",
+    "Connect",
     "Exit",
+    "FREESWITCH_COMMAND_SPLIT_BYTES",
     "FilterAdd",
     "FilterDelete",
     "LOG_LEVEL_NAMES",
     "Linger",
     "Log",
     "MAX_BODY_BYTES",
+    "MAX_COMMAND_HEADER_BYTES",
     "MyEvents",
     "NixEvent",
     "NoEvents",
     "NoLinger",
     "NoLog",
     "ReplyKind",
+    "Resume",
     "SendEvent",
     "SendMsg",
     "UserAuth",
@@ -67,6 +79,13 @@ __all__ = [
 
 #: FreeSWITCH drops the connection for a client body above 16 MiB (B-LIM-1).
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024
+#: Where FreeSWITCH's ``read_packet`` cuts a command's header block (``max_len``): it stops
+#: reading the block after this many bytes and parses whatever follows as the next command.
+FREESWITCH_COMMAND_SPLIT_BYTES: Final = 10_485_760
+#: The largest header block (command line, header lines and the blank line; a body announced by
+#: content-length is read separately and does not count) a command may serialise to. Kept well
+#: below :data:`FREESWITCH_COMMAND_SPLIT_BYTES` so no build of FreeSWITCH cuts a command we send.
+MAX_COMMAND_HEADER_BYTES: Final = 8 * 1024 * 1024
 #: Names ``log <level>`` accepts besides 0..7 (case-insensitive, B-CMD-5).
 LOG_LEVEL_NAMES: Final = ("console", "alert", "crit", "err", "warning", "notice", "info", "debug")
 
@@ -236,12 +255,17 @@ def _new_job_uuid() -> str:
 # --- serialisation ---------------------------------------------------------------------------
 
 
-def _encode(lines: Iterable[str], body: bytes = b"") -> bytes:
+def _encode_head(lines: Iterable[str], body: bytes = b"") -> bytes:
     """Join the command line and header lines, add content-length for a body, end in LF LF."""
     head = "\n".join(lines)
     if body:
         head += f"\ncontent-length: {len(body)}"
-    return (head + "\n\n").encode("utf-8") + body
+    return (head + "\n\n").encode("utf-8")
+
+
+def _encode(lines: Iterable[str], body: bytes = b"") -> bytes:
+    """The whole command: the header block, then the body it announces."""
+    return _encode_head(lines, body) + body
 
 
 def _header_lines(headers: Headers) -> list[str]:
@@ -279,6 +303,19 @@ def _check_event_lists(label: str, names: tuple[str, ...], custom: tuple[str, ..
             )
 
 
+def _check_header_block(command: Command) -> None:
+    """Refuse a command FreeSWITCH would cut in two (and run the second half of)."""
+    size = len(command._header_block())
+    if size > MAX_COMMAND_HEADER_BYTES:
+        # No field value in the message: it may be a password, and it is megabytes long.
+        raise LocalProtocolError(
+            f"{type(command).__name__} would serialise to a {size}-byte header block; "
+            f"FreeSWITCH cuts a command after {FREESWITCH_COMMAND_SPLIT_BYTES} bytes and runs "
+            f"the rest as another command, so esl-trio refuses blocks above "
+            f"{MAX_COMMAND_HEADER_BYTES} bytes. Send large data as a sendevent/sendmsg body."
+        )
+
+
 class Command(abc.ABC):
     """A client command: immutable, valid by construction, ready to be written.
 
@@ -295,6 +332,15 @@ class Command(abc.ABC):
     @abc.abstractmethod
     def to_bytes(self) -> bytes:
         """The exact bytes to write: UTF-8, header block ending in ``\\n\\n`` (B-SER-1)."""
+
+    def _header_block(self) -> bytes:
+        """The bytes FreeSWITCH reads as the header block: everything but a body."""
+        return self.to_bytes()
+
+    def __attrs_post_init__(self) -> None:
+        # attrs calls this after the field validators, on every subclass that does not define
+        # its own (those call it last): the size check needs the fields already valid.
+        _check_header_block(self)
 
     def describe(self) -> str:
         """A one-line summary safe for logs (the command line; never a password)."""
@@ -402,6 +448,7 @@ class EventSubscribe(Command):
 
     def __attrs_post_init__(self) -> None:
         _check_event_lists("EventSubscribe", self.names, self.custom)
+        _check_header_block(self)
 
     def to_bytes(self) -> bytes:
         words = ["event", self.format.value, *_event_words(self.names, self.custom)]
@@ -418,6 +465,7 @@ class NixEvent(Command):
 
     def __attrs_post_init__(self) -> None:
         _check_event_lists("NixEvent", self.names, self.custom)
+        _check_header_block(self)
 
     def to_bytes(self) -> bytes:
         return _encode([" ".join(["nixevent", *_event_words(self.names, self.custom)])])
@@ -477,16 +525,36 @@ class FilterDelete(Command):
 # --- session-bound and miscellaneous commands (B-CMD-*) --------------------------------------
 
 
+def _check_session_uuid(label: str, value: object) -> None:
+    """A channel uuid, or None for the socket's own channel (outbound mode)."""
+    if value is not None:
+        _check_token(label, value)
+
+
+def _check_myevents_uuid(label: str, value: object) -> None:
+    _check_session_uuid(label, value)
+    if isinstance(value, str) and value.lower() in {f.value for f in EventFormat}:
+        # "myevents json" is how an outbound socket asks for json: a uuid spelled like a
+        # format would be read as one.
+        raise LocalProtocolError(f"{label} {value!r} would be read as an event format")
+
+
 @attrs.frozen
 class MyEvents(Command):
-    """``myevents <uuid> [<format>]``: bind this socket to one channel's events (B-CMD-2)."""
+    """``myevents [<uuid>] [<format>]``: receive one channel's events only (B-CMD-2).
+
+    On an inbound socket name the channel: ``MyEvents(uuid)``. On an outbound socket (the one
+    FreeSWITCH dialled for a call) leave ``uuid`` out and the socket's own channel is meant:
+    ``MyEvents()`` or ``MyEvents(format="json")`` → ``myevents json``.
+    """
 
     verb: ClassVar[str] = "myevents"
-    uuid: str = attrs.field(validator=_token)
+    uuid: str | None = attrs.field(default=None, validator=_validator(_check_myevents_uuid))
     format: EventFormat | None = attrs.field(default=None, converter=_to_optional_format)
 
     def to_bytes(self) -> bytes:
-        words = ["myevents", self.uuid] + ([self.format.value] if self.format else [])
+        words = ["myevents"] + ([self.uuid] if self.uuid else [])
+        words += [self.format.value] if self.format else []
         return _encode([" ".join(words)])
 
 
@@ -559,6 +627,30 @@ class NoLog(Command):
 
 
 @attrs.frozen
+class Connect(Command):
+    """``connect``: the first command on an outbound socket.
+
+    FreeSWITCH answers with the channel's data in a ``command/reply`` frame, classified as
+    :class:`~esl_trio.protocol.ChannelData`.
+    """
+
+    verb: ClassVar[str] = "connect"
+
+    def to_bytes(self) -> bytes:
+        return b"connect\n\n"
+
+
+@attrs.frozen
+class Resume(Command):
+    """``resume`` (outbound): when the socket closes, the channel continues in the dialplan."""
+
+    verb: ClassVar[str] = "resume"
+
+    def to_bytes(self) -> bytes:
+        return b"resume\n\n"
+
+
+@attrs.frozen
 class Exit(Command):
     """``exit``: the server answers ``+OK bye``, a disconnect notice, then closes (B-CMD-1)."""
 
@@ -586,9 +678,13 @@ class SendEvent(Command):
 
     def __attrs_post_init__(self) -> None:
         _check_headers("SendEvent.headers", self.headers)
+        _check_header_block(self)
+
+    def _header_block(self) -> bytes:
+        return _encode_head([f"sendevent {self.name}", *_header_lines(self.headers)], self.body)
 
     def to_bytes(self) -> bytes:
-        return _encode([f"sendevent {self.name}", *_header_lines(self.headers)], self.body)
+        return self._header_block() + self.body
 
     def describe(self) -> str:
         return _describe_with_headers(f"sendevent {self.name}", self.headers, self.body)
@@ -596,26 +692,38 @@ class SendEvent(Command):
 
 @attrs.frozen
 class SendMsg(Command):
-    """``sendmsg <uuid>`` plus header lines and an optional body: control a channel (B-CMD-7)."""
+    """``sendmsg [<uuid>]`` plus header lines and an optional body: control a channel (B-CMD-7).
+
+    ``uuid=None`` writes a bare ``sendmsg``: on an outbound socket FreeSWITCH applies it to the
+    socket's own channel (an inbound socket answers ``-ERR invalid session id []``).
+    """
 
     verb: ClassVar[str] = "sendmsg"
-    uuid: str = attrs.field(validator=_token)
+    uuid: str | None = attrs.field(default=None, validator=_validator(_check_session_uuid))
     headers: Headers = attrs.field(default=(), converter=_to_headers)
     body: bytes = attrs.field(default=b"", converter=_to_body)
 
     def __attrs_post_init__(self) -> None:
         _check_headers("SendMsg.headers", self.headers)
+        _check_header_block(self)
+
+    @property
+    def _line(self) -> str:
+        return "sendmsg" if self.uuid is None else f"sendmsg {self.uuid}"
+
+    def _header_block(self) -> bytes:
+        return _encode_head([self._line, *_header_lines(self.headers)], self.body)
 
     def to_bytes(self) -> bytes:
-        return _encode([f"sendmsg {self.uuid}", *_header_lines(self.headers)], self.body)
+        return self._header_block() + self.body
 
     def describe(self) -> str:
-        return _describe_with_headers(f"sendmsg {self.uuid}", self.headers, self.body)
+        return _describe_with_headers(self._line, self.headers, self.body)
 
     @classmethod
     def execute(
         cls,
-        uuid: str,
+        uuid: str | None,
         app: str,
         arg: str = "",
         *,
@@ -623,7 +731,7 @@ class SendMsg(Command):
         async_: bool = False,
         loops: int | None = None,
     ) -> Self:
-        """Run dialplan application ``app`` with ``arg`` on channel ``uuid``."""
+        """Run dialplan application ``app`` with ``arg`` on channel ``uuid`` (None: our own)."""
         _check_token("SendMsg.execute app", app)
         headers = [("call-command", "execute"), ("execute-app-name", app)]
         if arg:
@@ -638,7 +746,7 @@ class SendMsg(Command):
         return cls(uuid, headers)
 
     @classmethod
-    def hangup(cls, uuid: str, cause: str = "NORMAL_CLEARING") -> Self:
-        """Hang channel ``uuid`` up with ``cause``."""
+    def hangup(cls, uuid: str | None, cause: str = "NORMAL_CLEARING") -> Self:
+        """Hang channel ``uuid`` (None: our own) up with ``cause``."""
         _check_token("SendMsg.hangup cause", cause)
         return cls(uuid, [("call-command", "hangup"), ("hangup-cause", cause)])

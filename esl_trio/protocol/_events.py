@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from operator import itemgetter
-from typing import ClassVar, cast
+from typing import ClassVar, cast, overload
 from urllib.parse import unquote
 
 import attrs
@@ -31,6 +31,7 @@ import attrs
 from ._errors import EventDecodeError
 from ._formats import EventFormat
 from ._headers import Headers
+from ._numbers import parse_decimal
 from ._percent import UNDEF, decode_value, split_array
 
 __all__ = [
@@ -133,16 +134,10 @@ class Event:
         return value if items is None else items[0]
 
     def _quick_json(self, key: str) -> str | None:
-        raw = self.raw
-        needle = b'"' + key.encode() + b'":"'
-        at = raw.find(needle)
-        if at >= 0:
-            start = at + len(needle)
-            stop = raw.find(b'"', start)
-            segment = raw[start:stop]
-            if stop >= 0 and b"\\" not in segment:
-                return segment.decode("utf-8", "replace")
-        # Absent, escaped or not in FreeSWITCH's compact layout: ask the full decoder.
+        value = _json_quick_value(self.raw, _json_needle(key))
+        if value is not None:
+            return value
+        # Absent, escaped or not a plain string: ask the full decoder.
         headers = self._decoded_headers_or_none()
         return None if headers is None else headers.get(key)
 
@@ -170,7 +165,7 @@ class Event:
     def sequence(self) -> int | None:
         """``Event-Sequence``: FreeSWITCH's process-wide counter (B-EVN-4)."""
         value = self._quick("Event-Sequence")
-        return int(value) if value and value.isascii() and value.isdigit() else None
+        return None if value is None else parse_decimal(value)
 
     # -- full decoding -----------------------------------------------------------------
 
@@ -216,9 +211,16 @@ class Event:
             self._headers = Headers(pairs)
             self._body = body
 
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
     def get(self, name: str, default: str | None = None) -> str | None:
-        """The first decoded value of header ``name`` (any case), or ``default``."""
-        return self.headers.get(name, default) if default is not None else self.headers.get(name)
+        """The first decoded value of header ``name`` (any case), or ``default``.
+
+        With a ``str`` default the result is typed ``str``: ``event.get("Hangup-Cause", "")``.
+        """
+        return self.headers.get(name) if default is None else self.headers.get(name, default)
 
     def get_all(self, name: str) -> list[str]:
         """Every decoded value of header ``name``, in order."""
@@ -342,7 +344,7 @@ class HeartbeatEvent(Event):
     @property
     def session_count(self) -> int | None:
         value = self.get("Session-Count")
-        return int(value) if value and value.isascii() and value.isdigit() else None
+        return None if value is None else parse_decimal(value)
 
 
 class CustomEvent(Event):
@@ -362,16 +364,20 @@ _FAMILIES: dict[str, type[Event]] = {
 def make_event(format: EventFormat, raw: bytes) -> Event:
     """Build the typed event for a payload: a dict lookup on the cheaply extracted name."""
     if format is EventFormat.XML:
-        event = Event(format, raw)  # xml decodes eagerly: build once, then re-label
-        cls = _family(event.name)
-        if cls is not Event:
-            # The families add properties only (empty __slots__), so the layout is identical.
-            event.__class__ = cls
-        return event
+        return _relabelled(Event(format, raw))  # xml decodes eagerly: build once, then re-label
     name = _plain_name(raw) if format is EventFormat.PLAIN else _json_name(raw)
     if name is None:
-        name = Event(format, raw).name
+        return _relabelled(Event(format, raw))  # the name needs a full decode: do it once
     return _family(name)(format, raw, name)
+
+
+def _relabelled(event: Event) -> Event:
+    """``event`` as its family class, built once (never a second object that decodes again)."""
+    cls = _family(event.name)
+    if cls is not Event:
+        # The families add properties only (empty __slots__), so the layout is identical.
+        event.__class__ = cls
+    return event
 
 
 def _family(name: str) -> type[Event]:
@@ -381,13 +387,44 @@ def _family(name: str) -> type[Event]:
     return cls
 
 
-def _json_name(raw: bytes) -> str | None:
-    """The fast path for FreeSWITCH's json layout: ``Event-Name`` is the first member."""
-    if not raw.startswith(b'{"Event-Name":"'):
+_JSON_SPACE = b" \t\n\r"
+_JSON_NEEDLES: dict[str, bytes] = {}
+
+
+def _json_needle(key: str) -> bytes:
+    """``b'"Key":'``, built once per header name."""
+    found = _JSON_NEEDLES.get(key)
+    if found is None:
+        found = _JSON_NEEDLES[key] = b'"' + key.encode() + b'":'
+    return found
+
+
+def _json_quick_value(raw: bytes, needle: bytes) -> str | None:
+    """The string value after ``"Key":`` found with ``bytes.find``, or None to decode fully.
+
+    Inside a JSON string every ``"`` is escaped, so ``"Key":`` can only be a member name. Any
+    whitespace may follow the colon: FreeSWITCH writes ``"Key":"v"``, ``json.dumps`` and some
+    proxies ``"Key": "v"``, and both must stay on the fast path. A value with an escape, or not
+    a string, is left to the full decoder.
+    """
+    at = raw.find(needle)
+    if at < 0:
         return None
-    stop = raw.find(b'"', 15)
-    value = raw[15:stop]
-    return None if stop < 0 or b"\\" in value else value.decode("utf-8", "replace")
+    start = at + len(needle)
+    while start < len(raw) and raw[start] in _JSON_SPACE:
+        start += 1
+    if raw[start : start + 1] != b'"':
+        return None
+    stop = raw.find(b'"', start + 1)
+    if stop < 0:
+        return None
+    segment = raw[start + 1 : stop]
+    return None if b"\\" in segment else segment.decode("utf-8", "replace")
+
+
+def _json_name(raw: bytes) -> str | None:
+    """The fast path for ``Event-Name`` (FreeSWITCH writes it first; any member works)."""
+    return _json_quick_value(raw, b'"Event-Name":')
 
 
 def _plain_name(raw: bytes) -> str | None:
@@ -425,14 +462,23 @@ def _decode_plain(event: Event) -> tuple[list[tuple[str, str]], bytes]:
     return pairs, body
 
 
+# The line memo is process-wide and outlives every connection, so it is bounded by size: at most
+# _PLAIN_LINES_MAX entries of at most _PLAIN_LINE_MAX_CHARS ASCII characters (about 7 MB in the
+# worst case, whatever a peer sends). Longer lines are decoded every time: the lines that repeat
+# are short, and a long line costs in proportion to its length anyway. FreeSWITCH
+# percent-encodes every non-ASCII byte, so a non-ASCII line is a peer's oddity: not kept either
+# (a str of wide characters takes up to four bytes per character).
 _PLAIN_LINES: dict[str, tuple[str, str]] = {}
-_PLAIN_LINES_MAX = 16384
+_PLAIN_LINES_MAX = 8192
+_PLAIN_LINE_MAX_CHARS = 256
 
 
 def _decode_missing_lines(lines: list[str], decoded: list[tuple[str, str] | None]) -> None:
     memo = _PLAIN_LINES
     if len(memo) + len(lines) > _PLAIN_LINES_MAX:
         memo.clear()  # bounded: a stream of unique lines costs a clear, not memory
+    # An event with more lines than the memo holds would overfill it: decode, do not keep.
+    keep = len(lines) <= _PLAIN_LINES_MAX
     # Inlined common case: this loop is the whole cost when most lines are new.
     for i, line in enumerate(lines):
         if decoded[i] is None:
@@ -443,7 +489,9 @@ def _decode_missing_lines(lines: list[str], decoded: list[tuple[str, str] | None
                 pair = (name, unquote(value, errors="replace"))
             else:
                 pair = (name, "" if value == UNDEF else value)
-            decoded[i] = memo[line] = pair
+            decoded[i] = pair
+            if keep and len(line) <= _PLAIN_LINE_MAX_CHARS and line.isascii():
+                memo[line] = pair
 
 
 def _decode_plain_line(line: str) -> tuple[str, str]:
@@ -469,7 +517,7 @@ def _expand_arrays(decoded: list[tuple[str, str] | None]) -> list[tuple[str, str
 
 
 def _check_length(declared: str, body: bytes) -> None:
-    if not (declared.isascii() and declared.isdigit()) or int(declared) != len(body):
+    if parse_decimal(declared) != len(body):
         raise EventDecodeError(
             f"event Content-Length {declared!r} does not match the {len(body)}-byte body"
         )
@@ -554,8 +602,9 @@ def _decode_xml(event: Event) -> tuple[list[tuple[str, str]], bytes]:
         return pairs, b""
     body = body_text.encode()
     # FreeSWITCH pads a body that ends in a newline with two spaces: trust Content-Length.
-    if length is not None and length.isdigit() and int(length) <= len(body):
-        body = body[: int(length)]
+    size = None if length is None else parse_decimal(length)
+    if size is not None and size <= len(body):
+        body = body[:size]
     return pairs, body
 
 

@@ -5,11 +5,11 @@ line, then exactly ``Content-Length`` body bytes when that header is present. Fr
 lines with a bare LF; we also accept CRLF lines and the LF-CR-LF terminator libesl accepts
 (B-FRAME-10).
 
-Strategy: bytes are appended to one ``bytearray``; a read offset walks forward over complete
-frames, and the consumed prefix is dropped once per :meth:`FrameParser.feed`, not per frame, so a
-256 KiB read holding 70 events costs one compaction, not 70 buffer copies. The search for the
-header terminator resumes where the previous search stopped, so a peer trickling bytes one at a
-time costs linear, not quadratic, work. Errors are sticky: after a
+Strategy: bytes go into the shared :class:`~esl_trio.protocol._buffer.ReceiveBuffer`; a read
+offset walks forward over complete frames and the consumed prefix is dropped in amortised O(1),
+so a 256 KiB read holding 70 events costs at most one compaction, not 70 buffer copies. The
+search for the header terminator resumes where the previous search stopped, so a peer trickling
+bytes one at a time costs linear, not quadratic, work. Errors are sticky: after a
 :class:`~esl_trio.protocol.RemoteProtocolError` the stream has no resynchronisation point
 (replies have no ids), so every later call raises the same error.
 """
@@ -19,8 +19,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from ._buffer import ReceiveBuffer
 from ._errors import LocalProtocolError, RemoteProtocolError, TruncatedFrameError
 from ._headers import Headers
+from ._numbers import MAX_DIGITS, parse_decimal
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -118,9 +120,12 @@ def _framing_fields(pairs: list[tuple[str, str]], max_body: int) -> tuple[int, s
 
 
 def _parse_length(value: str, max_body: int) -> int:
-    if not (value.isascii() and value.isdigit()):
-        raise RemoteProtocolError(f"Content-Length is not a number: {value[:40]!r}")
-    length = int(value)
+    length = parse_decimal(value)
+    if length is None:
+        # Also catches a 5 000-digit value, which int() itself would refuse with a ValueError.
+        raise RemoteProtocolError(
+            f"Content-Length is not a number of at most {MAX_DIGITS} digits: {value[:40]!r}"
+        )
     if length > max_body:
         raise RemoteProtocolError(f"Content-Length {length} exceeds the limit of {max_body} bytes")
     return length
@@ -143,9 +148,7 @@ class FrameParser:
             raise ValueError("frame limits must be positive")
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
-        self._buf = bytearray()
-        self._pos = 0  # start of the first unconsumed byte
-        self._scan = 0  # where the next header-terminator search resumes
+        self._rb = ReceiveBuffer()
         # (headers, content type, body length, body start) of a frame awaiting its body
         self._pending: tuple[Headers, str, int, int] | None = None
         self._eof = False
@@ -154,7 +157,7 @@ class FrameParser:
     @property
     def buffered_bytes(self) -> int:
         """Bytes received but not yet returned as frames."""
-        return len(self._buf) - self._pos
+        return len(self._rb)
 
     @property
     def at_eof(self) -> bool:
@@ -170,16 +173,8 @@ class FrameParser:
             return
         if self._eof:
             raise RuntimeError("data fed after end of stream")
-        if self._pos:
-            self._compact()
-        self._buf += data
-
-    def _compact(self) -> None:
-        shift = self._pos
-        del self._buf[:shift]
-        self._pos = 0
-        self._scan -= shift
-        if self._pending is not None:
+        shift = self._rb.append(data)
+        if shift and self._pending is not None:
             headers, ctype, length, start = self._pending
             self._pending = (headers, ctype, length, start - shift)
 
@@ -208,42 +203,47 @@ class FrameParser:
         assert self._pending is not None
         headers, ctype, length, start = self._pending
         end = start + length
-        if len(self._buf) < end:
+        rb = self._rb
+        data = rb.data
+        if len(data) < end:
             if self._eof:
                 raise TruncatedFrameError(
-                    f"stream ended {end - len(self._buf)} bytes short of a {length}-byte body"
+                    f"stream ended {end - len(data)} bytes short of a {length}-byte body"
                 )
             return None
-        body = bytes(self._buf[start:end]) if length else b""
+        body = bytes(data[start:end]) if length else b""
         self._pending = None
-        self._pos = self._scan = end
+        rb.start = rb.scan = end  # consumed (ReceiveBuffer.skip, inlined on the hot path)
         return Frame(headers, body, ctype)
 
     def _read_header_block(self) -> bool:
-        found = self._find_terminator()
+        rb = self._rb
+        data, pos = rb.data, rb.start
+        found = self._find_terminator(data, pos)
         if found is None:
             return False
         end, term_len = found
-        block_len = end - self._pos
+        block_len = end - pos
         if block_len > self.max_header_bytes:
             raise self._too_big(block_len)
-        fast = _EVENT_BLOCK.fullmatch(self._buf, self._pos, end)
+        fast = _EVENT_BLOCK.fullmatch(data, pos, end)
         if fast is not None:
             # The event frame layout FreeSWITCH always writes: valid by construction.
             length_text, ctype = fast[1].decode(), _EVENT_TYPES[fast[2]]
             length = _parse_length(length_text, self.max_body_bytes)
             headers = Headers((("Content-Length", length_text), ("Content-Type", ctype)))
         else:
-            pairs = parse_header_block(self._buf[self._pos : end].decode("utf-8", "replace"))
+            pairs = parse_header_block(data[pos:end].decode("utf-8", "replace"))
             length, ctype = _framing_fields(pairs, self.max_body_bytes)
             headers = Headers(pairs)
         self._pending = (headers, ctype, length, end + term_len)
         return True
 
-    def _find_terminator(self) -> tuple[int, int] | None:
-        buf, pos = self._buf, self._pos
+    def _find_terminator(self, buf: bytearray, pos: int) -> tuple[int, int] | None:
+        """(end, terminator length) of the header block starting at ``pos``, or None."""
         # A frame may start with its terminator (a bare "\n\n" is a frame with no headers).
-        start = max(self._scan - 2, pos)
+        scan = self._rb.scan
+        start = scan - 2 if scan - 2 > pos else pos
         lf = buf.find(b"\n\n", start)
         limit = lf if lf >= 0 else len(buf)
         lfcrlf = buf.find(b"\n\r\n", start, limit + 1)
@@ -256,7 +256,7 @@ class FrameParser:
             raise self._too_big(waiting)
         if self._eof and waiting:
             raise TruncatedFrameError(f"stream ended inside a header block ({waiting} bytes)")
-        self._scan = len(buf)
+        self._rb.scan = len(buf)
         return None
 
     def _too_big(self, size: int) -> RemoteProtocolError:

@@ -7,6 +7,7 @@ becomes an explicit :class:`UnknownFrame`, never an exception (B-CT-1).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import overload
 
 import attrs
 
@@ -14,10 +15,13 @@ from ._events import Event, make_event
 from ._formats import EventFormat
 from ._frames import Frame
 from ._headers import Headers
+from ._numbers import parse_decimal
+from ._percent import decode_value, split_array
 
 __all__ = [
     "ApiReply",
     "AuthRequest",
+    "ChannelData",
     "CommandReply",
     "DisconnectNotice",
     "LogLine",
@@ -44,6 +48,11 @@ class CommandReply:
     :attr:`text` is the Reply-Text, e.g. ``+OK accepted``, ``+OK Job-UUID: …``,
     ``-ERR invalid``. Extra headers (``Job-UUID``, userauth's ``Allowed-*``) are in
     :attr:`headers`.
+
+    Every ``command/reply`` frame is a CommandReply, whatever its text: replies carry no ids,
+    so the client must consume exactly one reply slot per frame. A Reply-Text that is neither
+    ``+OK…`` nor ``-ERR…`` (outbound ``getvar`` answers with the bare value; a proxy may send
+    anything) is neither :attr:`ok` nor :attr:`is_error`; a missing Reply-Text is ``""``.
     """
 
     text: str
@@ -51,8 +60,13 @@ class CommandReply:
 
     @property
     def ok(self) -> bool:
-        """Reply-Text starts with ``+OK``."""
+        """Reply-Text starts with ``+OK`` (False for any other text)."""
         return self.text.startswith("+OK")
+
+    @property
+    def is_error(self) -> bool:
+        """Reply-Text starts with ``-ERR``; neither this nor :attr:`ok` for any other text."""
+        return self.text.startswith("-ERR")
 
     @property
     def is_auth_accepted(self) -> bool:
@@ -74,7 +88,64 @@ class CommandReply:
     @property
     def reason(self) -> str:
         """Text after ``-ERR `` (``""`` for success or a bare ``-ERR``, B-REPLY-5)."""
-        return self.text[4:].lstrip() if self.text.startswith("-ERR") else ""
+        return self.text[4:].lstrip() if self.is_error else ""
+
+
+@attrs.frozen
+class ChannelData(CommandReply):
+    """The reply to ``connect`` in outbound mode: the controlled channel's data.
+
+    FreeSWITCH answers ``connect`` with a ``command/reply`` frame whose header block is a
+    serialised CHANNEL_DATA event: every channel field and ``variable_*`` as a header,
+    percent-encoded like a plain event, then ``Content-Type``, ``Reply-Text: %2BOK%0A``,
+    ``Socket-Mode`` and ``Control``. Here :attr:`headers` are decoded (``_undef_`` is ``""``,
+    arrays become repeated names, as in :class:`Event`) and :attr:`text` is the decoded
+    Reply-Text without its trailing newline (``+OK``). It is a :class:`CommandReply`, so it
+    fills the reply slot of the ``connect`` command.
+    """
+
+    @property
+    def unique_id(self) -> str | None:
+        """``Unique-ID``: the uuid of the channel this socket controls."""
+        return self.headers.get("Unique-ID")
+
+    @property
+    def channel_name(self) -> str | None:
+        return self.headers.get("Channel-Name")
+
+    @property
+    def caller_id_number(self) -> str | None:
+        return self.headers.get("Caller-Caller-ID-Number")
+
+    @property
+    def destination_number(self) -> str | None:
+        return self.headers.get("Caller-Destination-Number")
+
+    @property
+    def socket_mode(self) -> str | None:
+        """``async`` or ``static``: how the dialplan's ``socket`` application was called."""
+        return self.headers.get("Socket-Mode")
+
+    @property
+    def control(self) -> str | None:
+        """``full`` or ``single-channel``: which commands this socket may send."""
+        return self.headers.get("Control")
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first decoded value of header ``name`` (any case), or ``default``."""
+        return self.headers.get(name) if default is None else self.headers.get(name, default)
+
+    def get_all(self, name: str) -> list[str]:
+        """Every decoded value of header ``name``, in order."""
+        return self.headers.get_all(name)
+
+    def variable(self, name: str) -> str | None:
+        """The channel variable ``name`` (the ``variable_<name>`` header)."""
+        return self.headers.get(f"variable_{name}")
 
 
 @attrs.frozen
@@ -161,19 +232,19 @@ class LogLine(_WithBody):
 
 @attrs.frozen
 class UnknownFrame:
-    """A frame we do not model (unknown content type, command/reply without +OK/-ERR)."""
+    """A frame we do not model: an unknown content type (every command/reply is modelled)."""
 
     frame: Frame
 
 
 def _int_or_none(value: str | None) -> int | None:
-    text = value.strip() if value else ""
-    return int(text) if text.isascii() and text.isdigit() else None
+    return None if value is None else parse_decimal(value.strip())
 
 
 Message = (
     AuthRequest
     | CommandReply
+    | ChannelData
     | ApiReply
     | Event
     | DisconnectNotice
@@ -184,10 +255,25 @@ Message = (
 
 
 def _command_reply(frame: Frame) -> Message:
-    text = frame.headers.get("Reply-Text")
-    if text is None or not (text.startswith("+OK") or text.startswith("-ERR")):
-        return UnknownFrame(frame)
-    return CommandReply(text, frame.headers)
+    headers = frame.headers
+    text = headers.get("Reply-Text", "")
+    # Only the connect reply carries an event's header block; no other reply has Event-Name.
+    if headers.get("Event-Name") == "CHANNEL_DATA":
+        return _channel_data(headers)
+    return CommandReply(text, headers)
+
+
+def _channel_data(raw: Headers) -> ChannelData:
+    pairs: list[tuple[str, str]] = []
+    for name, value in raw.items():
+        decoded = decode_value(value)
+        items = split_array(decoded)
+        if items is None:
+            pairs.append((name, decoded))
+        else:
+            pairs.extend((name, item) for item in items)
+    headers = Headers(pairs)
+    return ChannelData(headers.get("Reply-Text", "").rstrip("\r\n"), headers)
 
 
 _CLASSIFIERS: dict[str, Callable[[Frame], Message]] = {

@@ -6,8 +6,14 @@ an empty value (B-EVT-3) and ``ARRAY::a|:b`` an array (B-EVT-4).
 
 Why a memo: most header values repeat from one event to the next (hostnames, Core-UUID,
 addresses, dialplan names, dates to the second) and ``unquote`` dominates the cost of decoding a
-plain event. Only values containing ``%`` are memoised, in a bounded dict that is simply
-cleared when full, so a hostile stream of unique values costs one clear per 8192 values.
+plain event. Only values containing ``%`` are memoised, in a dict that is simply cleared when
+full, so a hostile stream of unique values costs one clear per :data:`MEMO_MAX_ENTRIES` values.
+
+The memo is process-wide and outlives every connection, so it is bounded by size, not only by
+count: values longer than :data:`MEMO_MAX_CHARS` are decoded every time and never kept (the
+values that repeat are short, and decoding a long value costs in proportion to its length
+anyway), nor non-ASCII ones (FreeSWITCH encodes every non-ASCII byte). At most 4096 entries of
+at most 256 ASCII characters: about 3 MB in the worst case, whatever a peer sends.
 """
 
 from __future__ import annotations
@@ -16,8 +22,13 @@ from urllib.parse import unquote
 
 __all__ = ["decode_value", "encode_value", "split_array"]
 
+from typing import Final
+
 _MEMO: dict[str, str] = {}
-_MEMO_MAX = 8192
+#: Most values the percent-decoding memo keeps (it is cleared when full).
+MEMO_MAX_ENTRIES: Final = 4096
+#: Longest value the memo keeps; longer ones are decoded on every use.
+MEMO_MAX_CHARS: Final = 256
 
 UNDEF = "_undef_"
 ARRAY_PREFIX = "ARRAY::"
@@ -30,9 +41,10 @@ def decode_value(raw: str) -> str:
     decoded = _MEMO.get(raw)
     if decoded is None:
         decoded = unquote(raw, errors="replace")
-        if len(_MEMO) >= _MEMO_MAX:
-            _MEMO.clear()
-        _MEMO[raw] = decoded
+        if len(raw) <= MEMO_MAX_CHARS and raw.isascii():  # FreeSWITCH encodes non-ASCII
+            if len(_MEMO) >= MEMO_MAX_ENTRIES:
+                _MEMO.clear()
+            _MEMO[raw] = decoded
     return decoded
 
 

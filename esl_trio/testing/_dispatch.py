@@ -251,8 +251,8 @@ async def _sendevent(server: CommandHost, conn: FakeConnection, command: SendEve
 
 
 async def _sendmsg(server: CommandHost, conn: FakeConnection, command: SendMsg) -> Reply:
-    if command.uuid not in server.channels:
-        return Reply.text(f"-ERR invalid session id [{command.uuid}]")
+    if command.uuid not in server.channels:  # a bare sendmsg (uuid None) names no channel here
+        return Reply.text(f"-ERR invalid session id [{command.uuid or ''}]")
     return Reply.text("+OK")
 
 

@@ -970,7 +970,8 @@ class SimulatedPbx:
             act = functools.partial(self._sendmsg_hangup, conn_id, command, cause)
             self._timeline.after(SENDMSG_LATENCY, act)
             return
-        self.hangup(command.uuid, cause or "NORMAL_CLEARING")
+        if command.uuid is not None:  # a bare sendmsg names no channel on an inbound socket
+            self.hangup(command.uuid, cause or "NORMAL_CLEARING")
 
     # -- restart ---------------------------------------------------------------------------
 

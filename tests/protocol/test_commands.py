@@ -16,6 +16,7 @@ from esl_trio.protocol._commands import (
     Auth,
     BgApi,
     Command,
+    Connect,
     DivertEvents,
     EventSubscribe,
     Exit,
@@ -29,6 +30,7 @@ from esl_trio.protocol._commands import (
     NoLinger,
     NoLog,
     ReplyKind,
+    Resume,
     SendEvent,
     SendMsg,
     UserAuth,
@@ -67,6 +69,10 @@ EXACT_BYTES: list[tuple[Command, bytes]] = [
     (FilterDelete("all"), b"filter delete all\n\n"),
     (MyEvents(UUID), f"myevents {UUID}\n\n".encode()),
     (MyEvents(UUID, "json"), f"myevents {UUID} json\n\n".encode()),
+    (MyEvents(), b"myevents\n\n"),
+    (MyEvents(format="xml"), b"myevents xml\n\n"),
+    (Connect(), b"connect\n\n"),
+    (Resume(), b"resume\n\n"),
     (DivertEvents(on=True), b"divert_events on\n\n"),
     (DivertEvents(on=False), b"divert_events off\n\n"),
     (Linger(), b"linger\n\n"),
@@ -98,6 +104,17 @@ EXACT_BYTES: list[tuple[Command, bytes]] = [
         SendMsg.execute(UUID, "answer", event_lock=True, async_=True, loops=2),
         f"sendmsg {UUID}\ncall-command: execute\nexecute-app-name: answer\n"
         "event-lock: true\nasync: true\nloops: 2\n\n".encode(),
+    ),
+    (SendMsg(headers={"call-command": "unhold"}), b"sendmsg\ncall-command: unhold\n\n"),
+    (SendMsg(None, body=b"hi"), b"sendmsg\ncontent-length: 2\n\nhi"),
+    (
+        SendMsg.execute(None, "playback", "/tmp/a.wav"),
+        b"sendmsg\ncall-command: execute\nexecute-app-name: playback\n"
+        b"execute-app-arg: /tmp/a.wav\n\n",
+    ),
+    (
+        SendMsg.hangup(None, "USER_BUSY"),
+        b"sendmsg\ncall-command: hangup\nhangup-cause: USER_BUSY\n\n",
     ),
     (
         SendMsg.hangup(UUID),

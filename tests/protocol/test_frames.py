@@ -241,9 +241,9 @@ def test_many_frames_in_one_read_are_not_copied_per_frame() -> None:
     assert len(frames) == 70
     assert parser.buffered_bytes == 0
     # The consumed prefix is still in place until the next feed compacts it, once.
-    assert len(parser._buf) == len(data)
+    assert len(parser._rb.data) == len(data)
     parser.feed(b"Content-Type: auth/request\n")
-    assert len(parser._buf) == len(b"Content-Type: auth/request\n")
+    assert len(parser._rb.data) == len(b"Content-Type: auth/request\n")
 
 
 def test_trickled_header_is_scanned_linearly() -> None:
@@ -252,7 +252,7 @@ def test_trickled_header_is_scanned_linearly() -> None:
     for byte in b"X-Long: " + b"v" * 5000:
         parser.feed(bytes([byte]))
         assert parser.next_frame() is None
-    assert parser._scan >= 5000
+    assert parser._rb.scan >= 5000
 
 
 frame_blocks = st.lists(

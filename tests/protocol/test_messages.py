@@ -61,13 +61,17 @@ def test_bare_ok_and_err_B_REPLY_5() -> None:
     assert not CommandReply("-ERR").ok
 
 
-def test_reply_without_ok_or_err_is_unknown_B_REPLY_3_B_CONN_14() -> None:
-    for data in (
-        b"Content-Type: command/reply\n\n",
-        b"Content-Type: command/reply\nReply-Text: hm\n\n",
+def test_issue9_item7_reply_without_ok_or_err_is_still_a_reply_B_REPLY_3_B_CONN_14() -> None:
+    for data, text in (
+        (b"Content-Type: command/reply\n\n", ""),
+        (b"Content-Type: command/reply\nReply-Text: hm\n\n", "hm"),
     ):
         (frame,) = frames_of(data)
-        assert isinstance(classify(frame), UnknownFrame)
+        reply = classify(frame)
+        assert type(reply) is CommandReply
+        assert reply.text == text
+        assert not reply.ok and not reply.is_error
+        assert reply.message == "" and reply.reason == ""
 
 
 def test_api_error_body_is_still_an_api_reply_B_APIW_2() -> None:
