@@ -27,8 +27,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
+    """``mypy --strict`` over the package, every docs example and the tools (as ``.ci/run``)."""
     session.install("-e", ".[lint]")
     session.run("mypy", "--strict", "esl_trio")
+    session.run("mypy", "--strict", "docs/examples")
+    session.run("mypy", "--strict", "tools")
 
 
 @nox.session
