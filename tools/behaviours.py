@@ -70,6 +70,11 @@ class BehaviourId:
         return str(self).lower()
 
 
+def area_anchor(area: str) -> str:
+    """The page anchor of an area's section (``B-HB-*`` links there)."""
+    return "g" if area == "G" else f"b-{area.lower()}"
+
+
 @dataclass(frozen=True)
 class Citations:
     """Ids cited in prose (per file) and areas cited with a wildcard (``B-HB-*``)."""
@@ -206,8 +211,9 @@ def render(catalogue: Catalogue, proofs: dict[BehaviourId, list[str]]) -> str:
         members = sorted(i for i in catalogue.lines if i.area == area)
         if not members:
             continue
-        heading = "G — pitfalls avoided" if area == "G" else f"B-{area} — {title}"
-        out += [f"## {heading}", "", "| Id | Behaviour | Proved by |", "| --- | --- | --- |"]
+        heading = f"G — {title}" if area == "G" else f"B-{area} — {title}"
+        out += [f"## {heading} {{#{area_anchor(area)}}}", "", "| Id | Behaviour | Proved by |"]
+        out.append("| --- | --- | --- |")
         for ident in members:
             tests = proofs.get(ident)
             proved = "<br>".join(f"`{t}`" for t in sorted(tests)) if tests else NO_TEST
