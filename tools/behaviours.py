@@ -36,7 +36,14 @@ REGENERATE = "python tools/behaviours.py --write"
 NO_TEST = "(no test yet)"
 
 # Where ids are cited: the package, the docs (minus the generated page itself), the tests.
-CITING_GLOBS = ("esl_trio/**/*.py", "docs/**/*.md", "docs/**/*.py", "tests/**/*.py", "README.md")
+CITING_GLOBS = (
+    "esl_trio/**/*.py",
+    "docs/**/*.md",
+    "docs/**/*.py",
+    "tests/**/*.py",
+    "README.md",
+    "tools/behaviours.toml",  # a description may point at another id ("see G-2")
+)
 # Where the proving tests live (docs/examples/test_*.py run in the suite too).
 TEST_GLOBS = ("tests/**/test_*.py", "docs/examples/test_*.py")
 
@@ -188,6 +195,16 @@ class Catalogue:
         return cls(areas=dict(data["areas"]), lines=lines)
 
 
+def _linked(text: str, catalogue: Catalogue) -> str:
+    """Ids a description mentions ("see G-2") become links to their rows on the page."""
+
+    def link(match: re.Match[str]) -> str:
+        ident = BehaviourId.parse(match.group(0))
+        return f"[{ident}](#{ident.anchor})" if ident in catalogue.lines else match.group(0)
+
+    return re.sub(r"\bB-[A-Z]+-\d+\b|\bG-\d+\b", link, text)
+
+
 def render(catalogue: Catalogue, proofs: dict[BehaviourId, list[str]]) -> str:
     """The whole page, deterministic (sorted), so regenerating it is a no-op when nothing moved."""
     untested = sorted(i for i in catalogue.lines if i not in proofs)
@@ -218,7 +235,8 @@ def render(catalogue: Catalogue, proofs: dict[BehaviourId, list[str]]) -> str:
             tests = proofs.get(ident)
             proved = "<br>".join(f"`{t}`" for t in sorted(tests)) if tests else NO_TEST
             cell = f'<span id="{ident.anchor}"></span>{ident}'
-            out.append(f"| {cell} | {catalogue.lines[ident]} | {proved} |")
+            line = _linked(catalogue.lines[ident], catalogue)
+            out.append(f"| {cell} | {line} | {proved} |")
         out.append("")
     return "\n".join(out)
 
