@@ -27,8 +27,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[lint]")
+    """``mypy --strict`` over the package, every docs example and the tools (as ``.ci/run``)."""
+    session.install("-e", ".[lint,docs]")  # docs: griffe, for the docs-build extensions
     session.run("mypy", "--strict", "esl_trio")
+    session.run("mypy", "--strict", "docs/examples")
+    session.run("mypy", "--strict", "tools", "docs/_ext")
 
 
 @nox.session

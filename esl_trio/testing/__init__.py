@@ -17,7 +17,7 @@ Run it in-process over memory streams or on loopback TCP; script it; break it on
 
     trio.run(main)
 
-What it models (behaviour ids from the contract): the greeting and auth, userauth rights
+What it models (ids: docs/reference/behaviours.md): the greeting and auth, userauth rights
 (B-WIRE-2, B-AUTH-*); exact reply texts (B-REPLY-2); ``api``/``bgapi`` with BACKGROUND_JOB
 delivered only to subscribed connections whose filters let it through (B-APIW-*, B-BGW-*);
 additive ``event``, ``nixevent``, ``noevents``, CUSTOM subclasses, filters (B-SUBW-*, B-EVN-*);
