@@ -18,7 +18,7 @@ from esl_trio.protocol import (
 )
 from esl_trio.protocol.server import api_response, auth_request, command_reply, event_frame
 
-proto = ClientProtocol()
+proto: ClientProtocol[None] = ClientProtocol()
 
 
 def drain() -> None:

@@ -14,6 +14,7 @@ from esl_trio import (
     BackgroundJob,
     ConnectionLostError,
     EslRuntime,
+    Event,
     EventReceiver,
     HeartbeatConfig,
     NotReadyError,
@@ -114,11 +115,14 @@ async def outage(
     fs.emit("CHANNEL_ANSWER", {"Unique-ID": "call-after"})
     fs.complete_job(job.job_uuid, "+OK 1b2c3d\n")
     done = await job.wait()
+    assert done.envelope is not None  # set for every event the runtime delivers
     log(start, f"job accepted on generation 1 completed on generation {done.envelope.generation}")
     gap = await answers.receive()
     assert isinstance(gap, StreamGap)
     log(start, f"receiver: {gap}")
-    log(start, f"receiver: {(await answers.receive()).unique_id}")
+    after = await answers.receive()
+    assert isinstance(after, Event)
+    log(start, f"receiver: {after.unique_id}")
     await trio.sleep(0.01)  # let the watcher print the READY row
 
 
