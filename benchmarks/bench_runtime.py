@@ -506,6 +506,22 @@ def baseline_api(port: int, calls: int) -> float:
     return elapsed
 
 
+def baseline_api_pipelined(port: int, calls: int, window: int) -> float:
+    """Windows of ``window`` api commands written at once, then their replies read."""
+    client = BlockingClient(port, EventFormat.PLAIN, [])
+    batch = b"api status\n\n" * window
+    try:
+        started = time.perf_counter()
+        for _ in range(calls // window):
+            client.sock.sendall(batch)
+            for _ in range(window):
+                client.read_frame()
+        elapsed = time.perf_counter() - started
+    finally:
+        client.close()
+    return elapsed
+
+
 def baseline_bgapi(port: int, jobs: int, window: int, trace: bool) -> dict[str, float]:
     """Pipelined windows of ``window`` bgapi commands; completions matched in a dict."""
     client = BlockingClient(port, JOB_FORMAT, ["BACKGROUND_JOB"])
@@ -655,6 +671,24 @@ async def esl_api(port: int, calls: int) -> float:
         started = time.perf_counter()
         for _ in range(calls):
             await api("status")
+        return time.perf_counter() - started
+
+
+async def esl_api_concurrent(port: int, calls: int, callers: int) -> float:
+    """``callers`` tasks each running serial api calls: the writer coalesces their commands."""
+    async with open_esl_runtime(runtime_config(port, EventFormat.PLAIN, [])) as rt:
+        await rt.api("status")
+        api = rt.api
+        each = calls // callers
+
+        async def caller() -> None:
+            for _ in range(each):
+                await api("status")
+
+        started = time.perf_counter()
+        async with trio.open_nursery() as nursery:
+            for _ in range(callers):
+                nursery.start_soon(caller)
         return time.perf_counter() - started
 
 
@@ -832,6 +866,20 @@ def main(argv: list[str] | None = None) -> int:
             "{:,.0f}",
             ">=12,000/s",
             rate >= 12_000,
+        )
+
+        # 2b. api round trips with 100 concurrent callers (pipelined by the writer task).
+        callers = 100
+        calls = max(args.api_calls // callers, 1) * callers
+        ours = min(run_trio(esl_api_concurrent, port, calls, callers) for _ in range(args.repeat))
+        base = min(baseline_api_pipelined(port, calls, callers) for _ in range(args.repeat))
+        row(
+            f"api round trips/s ({callers} concurrent)",
+            calls / ours,
+            calls / base,
+            "{:,.0f}",
+            "",
+            None,
         )
 
         # 1. events into one receiver.

@@ -9,6 +9,7 @@ connection dead, and the supervisor recycles it (never a drain: the peer is gone
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import trio
 
@@ -18,6 +19,8 @@ from ._errors import ConnectionLostError
 from .protocol import Api
 
 __all__ = ["is_live", "run_liveness"]
+
+log = logging.getLogger("esl_trio")
 
 
 def is_live(last_activity: float, interval: float, now: float) -> bool:
@@ -34,9 +37,11 @@ async def run_liveness(conn: Connection, config: HeartbeatConfig) -> None:
             if is_live(conn.last_activity, interval, trio.current_time()):
                 continue
             if conn.commands_in_flight == 0 and conn.commands_queued == 0:
+                log.info("esl-trio: no traffic for %g s: probing with api status", interval)
                 nursery.start_soon(_probe, conn, interval, name="esl-trio liveness probe")
             await trio.sleep_until(conn.last_activity + 2 * interval)
             if not is_live(conn.last_activity, 2 * interval, trio.current_time()):
+                log.warning("esl-trio: no traffic for %g s: the connection is dead", 2 * interval)
                 conn.report(
                     ConnectionEnded(ConnectionLostError("liveness window expired", written=True))
                 )

@@ -572,9 +572,10 @@ def _dispatch_payload(command: Command) -> dict[str, Any]:
 async def open_esl_runtime(
     config: RuntimeConfig, *, connector: Connector | None = None
 ) -> AsyncIterator[EslRuntime]:
-    """``async with open_esl_runtime(config) as rt:`` — connect, authenticate, restore; drain.
+    """Connect, authenticate and restore subscriptions; yield the runtime; drain and close.
 
-    An async context manager. Entering returns only once the runtime is READY (connected,
+    An async context manager: ``async with open_esl_runtime(config) as rt:``. Entering
+    returns only once the runtime is READY (connected,
     authenticated, subscriptions applied). A failure of the first connection raises here
     (unless ``config.retry.retry_first_connect``); later losses are retried in the background
     according to ``config.retry``. Leaving the block — normally, by an exception or by

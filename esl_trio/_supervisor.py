@@ -211,7 +211,9 @@ class Supervisor:
         self.delay = self.next_attempt_at = None
         self._lifecycle.apply(Transition.STOP, stop_reason=reason, error=error)
         if reason is not StopReason.EXPLICIT_SHUTDOWN:
-            log.error("esl-trio: stopped for good (%s): %s", reason.value, error)
+            # str(), not the exception: a record kept by a handler must not pin its traceback
+            # (and through it the dead connection's frames).
+            log.error("esl-trio: stopped for good (%s): %s", reason.value, str(error))
         self._host.stopped(reason, error)
 
     # -- one socket lifetime ---------------------------------------------------------
@@ -386,7 +388,7 @@ class Supervisor:
         if was_ready and self._lifecycle.phase is not ReconnectPhase.STOPPED:
             # (Once stopped — the drain closing its own connection — a loss is no news.)
             self._lifecycle.apply(Transition.LOST, error=reason)
-            log.warning("esl-trio: disconnected from %s: %s", self._config.address, reason)
+            log.warning("esl-trio: disconnected from %s: %s", self._config.address, str(reason))
         self._host.connection_lost(conn, reason)
 
     # -- shutdown -----------------------------------------------------------------------

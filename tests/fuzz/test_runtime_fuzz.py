@@ -53,6 +53,7 @@ from esl_trio import (
     EventDecodeError,
     HeartbeatConfig,
     Limits,
+    NotReadyError,
     ReconnectPhase,
     RetryPolicy,
     RuntimeConfig,
@@ -457,6 +458,13 @@ class Harness:
             self.settle(self.job_outcomes, index, type(exc).__name__)
 
     async def consume(self, receiver: Any) -> None:
+        try:
+            await self._consume(receiver)
+        except NotReadyError:
+            # The documented end of a receiver when the runtime stopped for good.
+            assert self.rt.state is RuntimeState.FAILED
+
+    async def _consume(self, receiver: Any) -> None:
         last_sequence, last_generation = 0, 0
         async for item in receiver:
             if isinstance(item, StreamGap):
