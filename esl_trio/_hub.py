@@ -8,15 +8,25 @@ awaits, allocates per receiver, or logs.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 import attrs
 
 from ._receivers import GapReason, Overflow, Receiver
 from .protocol import Event
 
-__all__ = ["EventHub", "EventReceiver"]
+__all__ = ["EventHub", "EventReceiver", "EventSink"]
 
 EventReceiver = Receiver[Event]
+
+
+class EventSink(Protocol):
+    """A consumer fed by Unique-ID (a call): the hub's per-channel index calls it."""
+
+    def offer(self, event: Event, generation: int) -> bool: ...  # never awaits; True = taken
+    def mark_gap(self, reason: GapReason, generation: int) -> None: ...  # events were lost
+    def flush_gap(self) -> None: ...  # the runtime is READY again
+    def close(self, error: BaseException | None = None) -> None: ...  # the runtime stopped
 
 
 @attrs.frozen
@@ -36,6 +46,7 @@ class EventHub:
         self._interests: dict[EventReceiver, _Interest] = {}
         self._blocked: list[EventReceiver] = []
         self._dropped_by_closed = 0
+        self._by_unique_id: dict[str, list[EventSink]] = {}
 
     @property
     def receivers(self) -> list[EventReceiver]:
@@ -66,6 +77,16 @@ class EventHub:
             self._by_subclass.setdefault(subclass, []).append(receiver)
         return receiver
 
+    def add_unique_id_sink(self, unique_id: str, sink: EventSink) -> None:
+        self._by_unique_id.setdefault(unique_id, []).append(sink)
+
+    def remove_unique_id_sink(self, unique_id: str, sink: EventSink) -> None:
+        sinks = self._by_unique_id.get(unique_id)
+        if sinks is not None and sink in sinks:
+            sinks.remove(sink)
+            if not sinks:
+                del self._by_unique_id[unique_id]
+
     def dropped_total(self) -> int:
         """Events dropped by every receiver ever opened (closed ones included)."""
         open_drops = sum(r.statistics().dropped for r in self._interests)
@@ -87,6 +108,11 @@ class EventHub:
         """Offer ``event`` to every match; returns the BLOCK receivers that were full."""
         blocked = self._blocked
         blocked.clear()
+        if self._by_unique_id:
+            sinks = self._by_unique_id.get(event.unique_id or "")
+            if sinks:
+                for sink in tuple(sinks):  # a sink may remove itself on hangup
+                    sink.offer(event, generation)
         name = event.name
         targets = self._by_name.get(name) or self._by_name.get(name.upper())
         if targets:
@@ -106,10 +132,21 @@ class EventHub:
     def mark_gap(self, reason: GapReason, generation: int) -> None:
         for receiver in self._interests:
             receiver.mark_gap(reason, generation)
+        for sinks in list(self._by_unique_id.values()):
+            for sink in tuple(sinks):
+                sink.mark_gap(reason, generation)
 
-    def close_all(self) -> None:
+    def flush_gaps(self) -> None:
+        for sinks in list(self._by_unique_id.values()):
+            for sink in tuple(sinks):
+                sink.flush_gap()
+
+    def close_all(self, error: BaseException | None = None) -> None:
         for receiver in list(self._interests):
             receiver.close()
+        for sinks in list(self._by_unique_id.values()):
+            for sink in tuple(sinks):
+                sink.close(error)
 
 
 def _discard(index: dict[str, list[EventReceiver]], key: str, receiver: EventReceiver) -> None:
