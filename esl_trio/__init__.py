@@ -16,6 +16,12 @@ The public API is what ``__all__`` lists (pinned by a test); modules starting wi
 private. See ``docs/`` for the stability policy.
 """
 
+from ._call import Call as Call
+from ._call_values import ENDED_WHILE_DISCONNECTED as ENDED_WHILE_DISCONNECTED
+from ._call_values import CallEndedError as CallEndedError
+from ._call_values import CallState as CallState
+from ._call_values import Hangup as Hangup
+from ._call_values import OriginateError as OriginateError
 from ._config import BackpressureConfig as BackpressureConfig
 from ._config import HeartbeatConfig as HeartbeatConfig
 from ._config import Limits as Limits
@@ -79,12 +85,16 @@ from .protocol import LogLine as LogLine
 from .protocol import SendMsg as SendMsg
 
 __all__ = [
+    "ENDED_WHILE_DISCONNECTED",
     "ApiReply",
     "AuthenticationError",
     "BackgroundJob",
     "BackgroundJobEvent",
     "BackpressureConfig",
     "BackpressureError",
+    "Call",
+    "CallEndedError",
+    "CallState",
     "ChannelEvent",
     "CommandError",
     "CommandReply",
@@ -105,6 +115,7 @@ __all__ = [
     "EventStream",
     "GapReason",
     "HandshakeError",
+    "Hangup",
     "HealthSnapshot",
     "HeartbeatConfig",
     "HeartbeatEvent",
@@ -114,6 +125,7 @@ __all__ = [
     "LogLine",
     "LogStream",
     "NotReadyError",
+    "OriginateError",
     "Overflow",
     "Permissions",
     "ProtocolError",

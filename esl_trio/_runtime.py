@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import trio
 
+from ._call import Call
+from ._call_registry import CallRegistry
 from ._config import RuntimeConfig
 from ._connection import Connection, Reply
 from ._errors import (
@@ -118,6 +120,7 @@ class EslRuntime:
         self._last_error: ErrorRecord | None = None
         self._permissions: Permissions | None = None
         self._supervisor = Supervisor(self)
+        self._registry = CallRegistry(self)
 
     # -- public surface --------------------------------------------------------------
 
@@ -204,6 +207,29 @@ class EslRuntime:
     async def hangup(self, uuid: str, cause: str = "NORMAL_CLEARING") -> CommandReply:
         """Hang up a channel (``sendmsg`` with ``hangup``)."""
         return await self.sendmsg(SendMsg.hangup(uuid, cause))
+
+    def originate(
+        self,
+        destination: str,
+        *,
+        app: str = "park",
+        app_arg: str = "",
+        variables: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> AbstractAsyncContextManager[Call]:
+        """``async with rt.originate(dest) as call``: dial, follow, hang up on exit.
+
+        See :mod:`esl_trio._call_registry` and docs/reference/calls.md.
+        """
+        return self._registry.originate(
+            destination, app=app, app_arg=app_arg, variables=variables, timeout=timeout
+        )
+
+    def attach(
+        self, uuid: str, *, hangup_on_exit: bool = False
+    ) -> AbstractAsyncContextManager[Call]:
+        """``async with rt.attach(uuid) as call``: follow an existing channel."""
+        return self._registry.attach(uuid, hangup_on_exit=hangup_on_exit)
 
     async def command(self, command: Command) -> Reply:
         """The escape hatch: send any typed command through the same FIFO and gates.
@@ -416,6 +442,7 @@ async def open_esl_runtime(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(runtime._jobs.run_timer)
             await nursery.start(runtime._supervisor.run)
+            nursery.start_soon(runtime._registry.run)
             try:
                 yield runtime
             finally:

@@ -21,6 +21,8 @@ PINNED_TOP_LEVEL = {
     "RuntimeConfig", "RuntimeState", "SendMsg", "StopReason", "StreamGap",
     "SubscriptionConfig", "SubscriptionState", "Subscriptions", "Timeouts", "__version__",
     "open_esl_runtime", "tcp_connector",
+    # issue 11: calls as structured scopes
+    "Call", "CallEndedError", "CallState", "ENDED_WHILE_DISCONNECTED", "Hangup", "OriginateError",
 }  # fmt: skip
 
 
