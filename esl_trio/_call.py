@@ -89,6 +89,7 @@ class Call:
         "_changed",
         "_closed_error",
         "_completions",
+        "_dialing",
         "_dtmf_feeds",
         "_ended",
         "_event_feeds",
@@ -121,6 +122,7 @@ class Call:
         self._ended = False  # CHANNEL_DESTROY seen, or gone after a reconnect
         self._closed_error: BaseException | None = None
         self._job: BackgroundJob | None = None
+        self._dialing = False  # the originate was (maybe) written
         self._job_scopes: set[trio.CancelScope] = set()
         self._completions: dict[str, _Completion] = {}
         self._event_feeds: list[tuple[frozenset[str], Feed[Event]]] = []

@@ -569,6 +569,8 @@ class _Switch:
         leg.set_var("current_application", app)
         leg.set_var("current_application_data", app_data)
         self.emit("CHANNEL_EXECUTE", leg, post=self._application(leg))
+        if app == "park":  # switch_ivr_park fires it once the channel waits
+            self.emit("CHANNEL_PARK", leg)
 
     def _application(self, leg: _Leg, response: str | None = None) -> Pairs:
         pairs = [("Application", leg.app), ("Application-Data", leg.app_data)]

@@ -53,16 +53,19 @@ async def test_issue11_item1_failures_carry_the_hangup_cause(
         ("error/user_busy", "USER_BUSY"),
     ]:
         with pytest.raises(OriginateError) as caught:
-            async with rt.originate(destination) as call:
-                await call.wait_answered()
+            await _answer(rt, destination)
         assert caught.value.cause == cause, destination
+    start = trio.current_time()
     with pytest.raises(OriginateError) as caught:
-        async with rt.originate("loopback/no-answer", timeout=5) as call:
-            start = trio.current_time()
-            await call.wait_answered()
+        await _answer(rt, "loopback/no-answer", timeout=5)
     assert caught.value.cause == "NO_ANSWER"
     assert trio.current_time() - start == pytest.approx(5, abs=0.1)
     assert pbx.calls == {}
+
+
+async def _answer(rt: EslRuntime, destination: str, timeout: float = 60.0) -> None:
+    async with rt.originate(destination, timeout=timeout) as call:
+        await call.wait_answered()
 
 
 async def test_issue11_item3_wait_hangup_returns_the_cause(
@@ -122,16 +125,19 @@ async def test_issue11_item3_variables_set_getvar(
 async def test_issue11_item3_events_receiver_sees_only_this_call(
     rt: EslRuntime, pbx: SimulatedPbx, autojump_clock: trio.abc.Clock
 ) -> None:
-    async with rt.originate("loopback/9664") as first, rt.originate("loopback/9196") as second:
-        async with first.events("CHANNEL_EXECUTE_COMPLETE") as completes:
-            await first.wait_answered()
-            await second.wait_answered()
-            await second.playback("a.wav")
-            await first.playback("b.wav")
-            event = await completes.receive()
-            assert isinstance(event, Event)
-            assert event.unique_id == first.uuid
-            assert event["Application-Data"] == "b.wav"
+    async with (
+        rt.originate("loopback/9664") as first,
+        rt.originate("loopback/9196") as second,
+        first.events("CHANNEL_EXECUTE_COMPLETE") as completes,
+    ):
+        await first.wait_answered()
+        await second.wait_answered()
+        await second.playback("a.wav")
+        await first.playback("b.wav")
+        event = await completes.receive()
+        assert isinstance(event, Event)
+        assert event.unique_id == first.uuid
+        assert event["Application-Data"] == "b.wav"
 
 
 async def test_issue11_item3_unknown_app_hangs_up_and_execute_raises(
