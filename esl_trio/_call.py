@@ -60,6 +60,11 @@ _HANGUP_EVENTS: Final = frozenset({"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"})
 _UNDEFINED: Final = "_undef_"  # what uuid_getvar prints for an unset variable
 
 
+def _field(event: Event, name: str) -> str | None:
+    """One header without decoding the whole event (the reader's hot path: a byte search)."""
+    return event._quick(name)
+
+
 class _Completion:
     """One ``execute`` waiting for the CHANNEL_EXECUTE_COMPLETE with its Application-UUID."""
 
@@ -98,7 +103,8 @@ class Call:
         "_job_scopes",
         "_left",
         "_registry",
-        "_state",
+        "_state_cache",
+        "_state_event",
         "_variables_event",
         "destination",
         "hangup_on_exit",
@@ -115,7 +121,8 @@ class Call:
         #: Leaving the scope hangs the channel up (originate: True; attach: as asked).
         self.hangup_on_exit = hangup_on_exit
         self._registry = registry
-        self._state = CallState()
+        self._state_event: Event | None = None
+        self._state_cache: tuple[Event | None, CallState] = (None, CallState())
         self._variables_event: Event | None = None
         self._answered = False
         self._hangup: Hangup | None = None
@@ -131,14 +138,27 @@ class Call:
         self._left = False  # the scope was left owing a hangup (see CallRegistry._leave)
 
     def __repr__(self) -> str:
-        return f"<Call {self.uuid} {self._state.call_state or 'NEW'}>"
+        return f"<Call {self.uuid} {self.state.call_state or 'NEW'}>"
 
     # -- what it knows -----------------------------------------------------------------
 
     @property
     def state(self) -> CallState:
-        """The channel and call state of the last event that reported them."""
-        return self._state
+        """The channel and call state of the last event that reported them.
+
+        Read from that event on access (and cached), not per event: the reader only keeps it.
+        """
+        event = self._state_event
+        cached_for, cached = self._state_cache
+        if event is None or event is cached_for:
+            return cached
+        state = CallState(
+            _field(event, "Channel-State") or cached.channel_state,
+            _field(event, "Channel-Call-State") or cached.call_state,
+            _field(event, "Answer-State") or cached.answer_state,
+        )
+        self._state_cache = (event, state)
+        return state
 
     @property
     def variables(self) -> Mapping[str, str]:
@@ -170,25 +190,19 @@ class Call:
         name = event.name
         if self._left:  # only the owed hangup matters now
             if name in _HANGUP_EVENTS and self._hangup is None:
-                self._hangup = Hangup(event.get("Hangup-Cause") or "NORMAL_UNSPECIFIED")
+                self._hangup = Hangup(_field(event, "Hangup-Cause") or "NORMAL_UNSPECIFIED")
             self._registry.poke()
             return True
-        channel_state = event.get("Channel-State")
-        if channel_state is not None:
-            old = self._state
-            self._state = CallState(
-                channel_state,
-                event.get("Channel-Call-State") or old.call_state,
-                event.get("Answer-State") or old.answer_state,
-            )
+        if name != "DTMF":  # every channel event has the state block; read on demand
+            self._state_event = event
         if name in _WITH_VARIABLES:
             self._variables_event = event
         if name == "CHANNEL_EXECUTE_COMPLETE":
-            completion = self._completions.pop(event.get("Application-UUID") or "", None)
+            completion = self._completions.pop(_field(event, "Application-UUID") or "", None)
             if completion is not None:
                 completion.settle(event)
         elif name == "DTMF":
-            digit = event.get("DTMF-Digit")
+            digit = _field(event, "DTMF-Digit")
             if digit:
                 for dtmf in self._dtmf_feeds:
                     dtmf.offer(digit, generation)
@@ -196,7 +210,9 @@ class Call:
             self._answered = True
             self._wake_job_waiters()
         elif name in _HANGUP_EVENTS and self._hangup is None:
-            self._hangup = Hangup(event.get("Hangup-Cause") or "NORMAL_UNSPECIFIED", event=event)
+            self._hangup = Hangup(
+                _field(event, "Hangup-Cause") or "NORMAL_UNSPECIFIED", event=event
+            )
             self._wake_job_waiters()
         for names, feed in self._event_feeds:
             if not names or name in names:
@@ -251,19 +267,13 @@ class Call:
             self._hangup = outcome
             self._end(outcome)
         else:
-            old = self._state
-            self._state = CallState(
-                dump.get("Channel-State") or old.channel_state,
-                dump.get("Channel-Call-State") or old.call_state,
-                dump.get("Answer-State") or old.answer_state,
-            )
-            self._variables_event = dump
-            if self._state.answer_state == "answered" or dump.get(
-                "Channel-Answered-Time", "0"
-            ) not in ("0", None):
+            self._state_event = self._variables_event = dump
+            state = self.state
+            answered_at = _field(dump, "Caller-Channel-Answered-Time") or "0"
+            if state.answer_state == "answered" or answered_at != "0":
                 self._answered = True
-            if self._state.call_state == "HANGUP" and self._hangup is None:
-                self._hangup = Hangup(dump.get("Hangup-Cause") or ENDED_WHILE_DISCONNECTED)
+            if state.call_state == "HANGUP" and self._hangup is None:
+                self._hangup = Hangup(_field(dump, "Hangup-Cause") or ENDED_WHILE_DISCONNECTED)
         self._wake_job_waiters()
         self._notify()
 
@@ -371,7 +381,7 @@ class Call:
         ``states``; raises :class:`CallEndedError` if the call ends first."""
         wanted = frozenset(s.upper() for s in states)
         while True:
-            state = self._state
+            state = self.state
             if state.channel_state in wanted or state.call_state in wanted:
                 return state
             if self._ended or self._closed_error is not None:
