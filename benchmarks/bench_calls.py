@@ -90,24 +90,26 @@ async def measure(events: int, calls: int, repeat: int) -> dict[str, float]:
         subscriptions=SubscriptionConfig(format="plain"),
     )
     results: dict[str, float] = {}
-    async with open_simulated_pbx(heartbeat_interval=None, hold_time=1e9) as pbx:
-        async with open_esl_runtime(config, connector=pbx.connector) as rt:
-            strangers = [str(uuid.uuid4()) for _ in range(1000)]
-            idle = frames(events, strangers)
-            await blast(rt, pbx, idle[: events // 10])  # warm-up
-            results["events_per_s_0_calls"] = await best_rate(rt, pbx, idle, repeat)
-            legs = [pbx.originate("9664") for _ in range(calls)]
-            await trio.sleep(1.0)  # answered (real time; the PBX's own timeline)
-            async with contextlib.AsyncExitStack() as stack:
-                tracemalloc.start()
-                before = tracemalloc.take_snapshot()
-                opened = [await stack.enter_async_context(rt.attach(leg)) for leg in legs]
-                after = tracemalloc.take_snapshot()
-                tracemalloc.stop()
-                grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
-                results["bytes_per_open_call"] = grown / max(calls, 1)
-                busy = frames(events, [call.uuid for call in opened])
-                results[f"events_per_s_{calls}_calls"] = await best_rate(rt, pbx, busy, repeat)
+    async with (
+        open_simulated_pbx(heartbeat_interval=None, hold_time=1e9) as pbx,
+        open_esl_runtime(config, connector=pbx.connector) as rt,
+    ):
+        strangers = [str(uuid.uuid4()) for _ in range(1000)]
+        idle = frames(events, strangers)
+        await blast(rt, pbx, idle[: events // 10])  # warm-up
+        results["events_per_s_0_calls"] = await best_rate(rt, pbx, idle, repeat)
+        legs = [pbx.originate("9664") for _ in range(calls)]
+        await trio.sleep(1.0)  # answered (real time; the PBX's own timeline)
+        async with contextlib.AsyncExitStack() as stack:
+            tracemalloc.start()
+            before = tracemalloc.take_snapshot()
+            opened = [await stack.enter_async_context(rt.attach(leg)) for leg in legs]
+            after = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+            grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+            results["bytes_per_open_call"] = grown / max(calls, 1)
+            busy = frames(events, [call.uuid for call in opened])
+            results[f"events_per_s_{calls}_calls"] = await best_rate(rt, pbx, busy, repeat)
     results["ratio"] = results[f"events_per_s_{calls}_calls"] / results["events_per_s_0_calls"]
     return results
 

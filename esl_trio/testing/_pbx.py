@@ -36,6 +36,16 @@ What it models:
   ``execute-app-name: hangup``) hang calls up with the given cause.
 * ``show channels|calls [count|as json|as xml]``, ``status`` (session counts and peaks), ``uptime``,
   ``uuid_exists``; HEARTBEAT every ``heartbeat_interval`` seconds.
+* Call control (:mod:`._pbx_apps`): ``sendmsg`` ``execute`` of ``answer``, ``park``
+  (CHANNEL_PARK), ``playback`` (1 s), ``play_and_get_digits``, ``record``, ``set``, ``sleep``,
+  ``echo`` with CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE carrying the ``Event-UUID`` as
+  ``Application-UUID``; an unknown application hangs up with ``DESTINATION_OUT_OF_ORDER``.
+  DTMF events (:meth:`SimulatedPbx.press`, ``uuid_send_dtmf`` to the other loopback leg),
+  ``uuid_dump``, ``uuid_getvar``, ``uuid_setvar``, ``uuid_bridge`` (two calls' legs; one
+  hanging up ends the other), ``uuid_transfer``.
+* Failing destinations (:attr:`SimulatedPbx.outcomes`): ``busy`` (USER_BUSY), ``no-answer``
+  (rings for ``originate_timeout``, then NO_ANSWER), ``no-route`` (NO_ROUTE_DESTINATION),
+  ``rejected`` (CALL_REJECTED).
 * A call generator: Poisson arrivals at ``calls_per_second``, destinations and callers drawn
   from the default dialplan, hold times around ``hold_time``.
 

@@ -101,6 +101,8 @@ class Apps:
 
     def _complete(self, leg: _Leg, app: str, arg: str, app_uuid: str, response: str) -> None:
         leg.last_app, leg.last_arg = app, arg
+        if response != "_none_":  # as recorded: the variable precedes the Application block
+            leg.set_var("current_application_response", response)
         post = _app_headers(app, arg, app_uuid, response)
         self._pbx._switch.emit("CHANNEL_EXECUTE_COMPLETE", leg, post=post)
 
