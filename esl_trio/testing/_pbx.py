@@ -901,6 +901,7 @@ class SimulatedPbx:
             return
         self._switch.run(call, data.ANSWER_SCRIPT)
         call._settled.set()
+        self._apps.on_answer(call)
         self._timeline.after(call.hold_time, functools.partial(self._hold_over, call))
 
     def _hold_over(self, call: SimulatedCall) -> None:
@@ -916,6 +917,7 @@ class SimulatedPbx:
         self.calls.pop(call.uuid, None)
         self._completed += 1
         call._settled.set()
+        self._apps.on_end(call)
         return True
 
     # -- api commands ----------------------------------------------------------------------

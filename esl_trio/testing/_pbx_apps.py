@@ -11,6 +11,10 @@ What FreeSWITCH does, modelled from its source and the recorded loopback call:
 * ``uuid_send_dtmf`` sends digits *out* of a channel: with loopback they arrive on the other
   leg (a DTMF event there). :meth:`SimulatedPbx.press` makes digits arrive on a leg directly,
   like a caller pressing keys.
+* ``execute bridge <dial string>`` dials a new call; once it answers the two are bridged, and
+  the application completes when the far end hangs up (the caller stays up, as with
+  FreeSWITCH's default ``hangup_after_bridge=false``), or at once when the far end fails
+  (``originate_disposition`` is its cause).
 * ``uuid_bridge a b`` bridges two channels (CHANNEL_BRIDGE on ``a``); when one hangs up, the
   other follows (nothing was set to keep it up).
 """
@@ -67,6 +71,8 @@ class Apps:
         self._pbx = pbx
         self._collecting: dict[str, _Collect] = {}  # leg uuid -> its collect
         self._bridged: dict[str, str] = {}  # uuid_bridge partners, both ways
+        #: ``execute bridge`` in progress: dialled call uuid -> (caller leg, data, app uuid).
+        self._dialled: dict[str, tuple[_Leg, str, str]] = {}
         self.handlers: dict[str, Callable[[SimulatedCall, _Leg, str, str], None]] = {
             "answer": self._answer,
             "park": self._park,
@@ -76,6 +82,7 @@ class Apps:
             "set": self._set,
             "sleep": self._sleep,
             "echo": self._forever,
+            "bridge": self._bridge,
         }
 
     # -- executing -------------------------------------------------------------------------
@@ -173,6 +180,36 @@ class Apps:
         collect = _Collect("record", arg, app_uuid, 0, "#", "", "", 0)
         self._collecting[leg.uuid] = collect
         self._later(limit, leg, functools.partial(self._finish_collect, leg, collect))
+
+    def _bridge(self, call: SimulatedCall, leg: _Leg, arg: str, app_uuid: str) -> None:
+        from ._pbx import _parse_originate
+
+        self._start(leg, "bridge", arg, app_uuid)
+        dial = _parse_originate(f"{arg} &park")
+        if dial is None or dial.endpoint == "error":
+            cause = "NORMAL_UNSPECIFIED" if dial is None else dial.destination.upper()
+            leg.set_var("originate_disposition", cause)
+            self._complete(leg, "bridge", arg, app_uuid, "_none_")
+            return
+        far = self._pbx._start_call(dial, None)
+        self._dialled[far.uuid] = (leg, arg, app_uuid)
+
+    def on_answer(self, call: SimulatedCall) -> None:
+        """A dialled far end answered: bridge it with the leg that ran ``bridge``."""
+        pending = self._dialled.get(call.uuid)
+        if pending is not None and pending[0].uuid in self._pbx._switch.legs:
+            self._pbx._switch.bridge_legs(pending[0], call._a)
+
+    def on_end(self, call: SimulatedCall) -> None:
+        """A dialled far end is gone: the ``bridge`` application returns on the caller."""
+        pending = self._dialled.pop(call.uuid, None)
+        if pending is None:
+            return
+        leg, arg, app_uuid = pending
+        if leg.uuid in self._pbx._switch.legs:
+            if call.answered_at is None:
+                leg.set_var("originate_disposition", call.hangup_cause or "NORMAL_UNSPECIFIED")
+            self._complete(leg, "bridge", arg, app_uuid, "_none_")
 
     def _finish_collect(self, leg: _Leg, collect: _Collect) -> None:
         if collect.done:

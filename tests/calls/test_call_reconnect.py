@@ -159,3 +159,22 @@ async def test_issue11_item5_leaving_the_runtime_ends_a_held_call(
         nursery.start_soon(consume)
         await trio.sleep(1)
     assert results == ["ended"]
+
+
+async def test_issue11_item5_scope_left_while_disconnected_hangs_up_after_reconnect(
+    rt: EslRuntime, pbx: SimulatedPbx, autojump_clock: trio.abc.Clock
+) -> None:
+    async with rt.originate("loopback/9664") as call:
+        await call.wait_answered()
+        pbx.fs.refuse_connections = True
+        await pbx.fs.drop_all()
+        await rt.wait_state(RuntimeState.RECONNECTING)
+    assert call.uuid in pbx.calls  # no connection: the hangup is owed
+    pbx.fs.refuse_connections = False
+    await rt.wait_state(RuntimeState.READY)
+    await trio.sleep(1)  # virtual: the registry task sends the owed hangup once READY
+    assert pbx.calls == {}
+    kills = [c for _, c in pbx.fs.commands if getattr(c, "command", "") == "uuid_kill"]
+    assert [k.args.split()[0] for k in kills] == [call.uuid]  # type: ignore[attr-defined]
+    assert len(rt._registry) == 0
+    assert not rt._hub._by_unique_id

@@ -159,3 +159,27 @@ async def test_issue11_item1_variables_cannot_inject(
                 pass  # pragma: no cover
     assert pbx.calls == {}
     assert not [c for _, c in pbx.fs.commands if getattr(c, "verb", "") == "bgapi"]
+
+
+async def test_issue11_item3_execute_bridge_dials_and_returns_when_the_far_end_hangs_up(
+    rt: EslRuntime, pbx: SimulatedPbx, autojump_clock: trio.abc.Clock
+) -> None:
+    async with rt.originate("loopback/1000") as call:
+        await call.wait_answered()
+        done = await call.execute("bridge", "loopback/busy")
+        assert done["variable_originate_disposition"] == "USER_BUSY"
+        async with trio.open_nursery() as nursery:
+
+            async def far_end_hangs_up() -> None:
+                await trio.sleep(5)
+                far = next(uuid for uuid in pbx.calls if uuid != call.uuid)
+                pbx.hangup(far)
+
+            nursery.start_soon(far_end_hangs_up)
+            async with call.events("CHANNEL_BRIDGE") as bridges:
+                done = await call.execute("bridge", "loopback/5551234")
+                bridged = bridges.receive_nowait()
+        assert isinstance(bridged, Event) and bridged.unique_id == call.uuid
+        assert done["Application"] == "bridge"
+        assert call.hangup_outcome is None  # the caller stays up
+    assert pbx.calls == {}
