@@ -183,3 +183,23 @@ async def test_issue11_item3_execute_bridge_dials_and_returns_when_the_far_end_h
         assert done["Application"] == "bridge"
         assert call.hangup_outcome is None  # the caller stays up
     assert pbx.calls == {}
+
+
+async def test_issue11_item3_wait_state_record_answer_transfer(
+    rt: EslRuntime, pbx: SimulatedPbx, autojump_clock: trio.abc.Clock
+) -> None:
+    async with rt.originate("loopback/9664") as call:
+        state = await call.wait_state("ACTIVE")
+        assert state.call_state == "ACTIVE"
+        assert (await call.answer())["Application"] == "answer"
+        start = trio.current_time()
+        done = await call.record("/tmp/greeting.wav", time_limit=3)
+        assert done["Application-Data"] == "/tmp/greeting.wav 3"
+        assert trio.current_time() - start == pytest.approx(3, abs=0.05)
+        await call.transfer("5000")
+        with pytest.raises(ValueError, match="already has an open scope"):
+            async with rt.attach(call.uuid):
+                pass  # pragma: no cover
+        pbx.hangup(call.uuid)
+        with pytest.raises(CallEndedError):
+            await call.wait_state("CS_EXECUTE_NEVER")
