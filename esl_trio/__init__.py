@@ -18,6 +18,12 @@ private. See ``docs/`` for the stability policy.
 
 import logging as _logging
 
+from ._call import Call as Call
+from ._call_values import ENDED_WHILE_DISCONNECTED as ENDED_WHILE_DISCONNECTED
+from ._call_values import CallEndedError as CallEndedError
+from ._call_values import CallState as CallState
+from ._call_values import Hangup as Hangup
+from ._call_values import OriginateError as OriginateError
 from ._config import BackpressureConfig as BackpressureConfig
 from ._config import HeartbeatConfig as HeartbeatConfig
 from ._config import Limits as Limits
@@ -94,12 +100,16 @@ from .protocol import SendMsg as SendMsg
 _logging.getLogger("esl_trio").addHandler(_logging.NullHandler())
 
 __all__ = [
+    "ENDED_WHILE_DISCONNECTED",
     "ApiReply",
     "AuthenticationError",
     "BackgroundJob",
     "BackgroundJobEvent",
     "BackpressureConfig",
     "BackpressureError",
+    "Call",
+    "CallEndedError",
+    "CallState",
     "ChannelEvent",
     "CommandError",
     "CommandReply",
@@ -124,6 +134,7 @@ __all__ = [
     "EventStream",
     "GapReason",
     "HandshakeError",
+    "Hangup",
     "HealthSnapshot",
     "HeartbeatConfig",
     "HeartbeatEvent",
@@ -134,6 +145,7 @@ __all__ = [
     "LogLine",
     "LogStream",
     "NotReadyError",
+    "OriginateError",
     "Overflow",
     "Permissions",
     "ProtocolError",

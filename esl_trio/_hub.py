@@ -121,6 +121,10 @@ class EventHub:
             call.sinks.remove(sink)
             self._forget_call_if_empty(unique_id, call)
 
+    def routed_unique_ids(self) -> list[str]:
+        """The Unique-IDs with a receiver or sink in the per-call index (for health, tests)."""
+        return list(self._by_call)
+
     def dropped_total(self) -> int:
         """Events dropped by every receiver ever opened (closed ones included)."""
         open_drops = sum(feed.statistics().dropped for feed in self._interests)

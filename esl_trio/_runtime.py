@@ -33,11 +33,13 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import trio
 
+from ._call import Call
+from ._call_registry import CallRegistry
 from ._config import RuntimeConfig
 from ._connection import Connection, ConnectionReport, Reply
 from ._errors import (
@@ -151,6 +153,7 @@ class EslRuntime:
         self._permissions: Permissions | None = None
         self._supervisor = Supervisor(self, config, self._lifecycle)
         self._task_scopes: list[trio.CancelScope] = []
+        self._registry = CallRegistry(self, self._hub, self._not_ready_error)
 
     # -- public surface --------------------------------------------------------------
 
@@ -262,6 +265,29 @@ class EslRuntime:
         """Hang up a channel (``sendmsg`` with ``hangup``)."""
         return await self.sendmsg(SendMsg.hangup(uuid, cause))
 
+    def originate(
+        self,
+        destination: str,
+        *,
+        app: str = "park",
+        app_arg: str = "",
+        variables: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> AbstractAsyncContextManager[Call]:
+        """``async with rt.originate(dest) as call``: dial, follow, hang up on exit.
+
+        See :mod:`esl_trio._call_registry` and docs/reference/calls.md.
+        """
+        return self._registry.originate(
+            destination, app=app, app_arg=app_arg, variables=variables, timeout=timeout
+        )
+
+    def attach(
+        self, uuid: str, *, hangup_on_exit: bool = False
+    ) -> AbstractAsyncContextManager[Call]:
+        """``async with rt.attach(uuid) as call``: follow an existing channel."""
+        return self._registry.attach(uuid, hangup_on_exit=hangup_on_exit)
+
     async def command(self, command: Command) -> Reply:
         """The escape hatch: send any typed command through the same queue and gates.
 
@@ -345,6 +371,9 @@ class EslRuntime:
         if inflight >= limit:
             raise BackpressureError(f"{inflight} commands and jobs in flight (limit {limit})")
         return conn
+
+    def _not_ready_error(self, state: RuntimeState) -> NotReadyError:
+        return NotReadyError(self._not_ready_message(state))
 
     def _not_ready_message(self, state: RuntimeState) -> str:
         if state is RuntimeState.FAILED:
@@ -510,9 +539,13 @@ class EslRuntime:
         """Start the job timer and the supervisor; return once the first connection is READY."""
         nursery.start_soon(self._protected, self._run_timer, name="esl-trio job timer")
         await nursery.start(self._protected, self._supervisor.run, name="esl-trio supervisor")
+        nursery.start_soon(self._protected, self._run_registry, name="esl-trio calls")
 
     async def _run_timer(self, task_status: trio.TaskStatus[None]) -> None:
         await self._jobs.run_timer()
+
+    async def _run_registry(self, task_status: trio.TaskStatus[None]) -> None:
+        await self._registry.run()
 
     async def _protected(
         self,

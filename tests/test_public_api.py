@@ -25,6 +25,8 @@ PINNED_TOP_LEVEL = {
     "ConnectionSetupError", "DrainCutError", "DrainRefusedError", "EslTimeoutError",
     "InvalidArgumentError", "RefusedError", "ServerError", "UnknownEventNameError",
     "WorkInterruptedError",
+    # issue 11: calls as structured scopes
+    "Call", "CallEndedError", "CallState", "ENDED_WHILE_DISCONNECTED", "Hangup", "OriginateError",
 }  # fmt: skip
 
 

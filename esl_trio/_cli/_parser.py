@@ -9,6 +9,7 @@ from .._version import __version__
 from ..protocol import EventFormat
 from ._commands import cmd_api, cmd_bgapi, cmd_events, cmd_health
 from ._demo import cmd_demo
+from ._originate import add_originate, cmd_originate
 from ._server import DEFAULT_PASSWORD, cmd_fake_server
 from ._watch import cmd_watch
 
@@ -143,6 +144,7 @@ def _add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     events.add_argument("--quiet", action="store_true", help="no reconnect notes on stderr")
 
     _add(sub, "health", cmd_health, "print one health snapshot as JSON")
+    add_originate(_add(sub, "originate", cmd_originate, "place a call, follow it until hangup"))
 
     watch = _add(sub, "watch", cmd_watch, "a refreshing view of a live runtime's health")
     _event_options(watch)

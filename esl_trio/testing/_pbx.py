@@ -36,6 +36,16 @@ What it models:
   ``execute-app-name: hangup``) hang calls up with the given cause.
 * ``show channels|calls [count|as json|as xml]``, ``status`` (session counts and peaks), ``uptime``,
   ``uuid_exists``; HEARTBEAT every ``heartbeat_interval`` seconds.
+* Call control (:mod:`._pbx_apps`): ``sendmsg`` ``execute`` of ``answer``, ``park``
+  (CHANNEL_PARK), ``playback`` (1 s), ``play_and_get_digits``, ``record``, ``set``, ``sleep``,
+  ``echo`` with CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE carrying the ``Event-UUID`` as
+  ``Application-UUID``; an unknown application hangs up with ``DESTINATION_OUT_OF_ORDER``.
+  DTMF events (:meth:`SimulatedPbx.press`, ``uuid_send_dtmf`` to the other loopback leg),
+  ``uuid_dump``, ``uuid_getvar``, ``uuid_setvar``, ``uuid_bridge`` (two calls' legs; one
+  hanging up ends the other), ``uuid_transfer``.
+* Failing destinations (:attr:`SimulatedPbx.outcomes`): ``busy`` (USER_BUSY), ``no-answer``
+  (rings for ``originate_timeout``, then NO_ANSWER), ``no-route`` (NO_ROUTE_DESTINATION),
+  ``rejected`` (CALL_REJECTED).
 * A call generator: Poisson arrivals at ``calls_per_second``, destinations and callers drawn
   from the default dialplan, hold times around ``hold_time``.
 
@@ -69,6 +79,7 @@ from esl_trio.protocol import SendMsg
 from . import _pbx_data as data
 from ._api import ApiHandler, uptime_text
 from ._fake_server import FakeFreeSwitch, open_fake_freeswitch
+from ._pbx_apps import Apps
 
 __all__ = ["PbxStats", "SimulatedCall", "SimulatedPbx", "open_simulated_pbx"]
 
@@ -419,6 +430,8 @@ class _Switch:
         self.legs: dict[str, tuple[SimulatedCall, _Leg]] = {}
         self.events = 0
         self._ids = ids
+        #: Called right after a leg's CHANNEL_HANGUP (running applications end with it).
+        self.on_hangup: Callable[[_Leg], None] = lambda leg: None
         self._session_ids = itertools.count(1)
         self._ops: dict[str, Callable[[SimulatedCall, _Leg, str], None]] = {
             "CHANNEL_CREATE": self._create,
@@ -566,6 +579,8 @@ class _Switch:
         leg.set_var("current_application", app)
         leg.set_var("current_application_data", app_data)
         self.emit("CHANNEL_EXECUTE", leg, post=self._application(leg))
+        if app == "park":  # switch_ivr_park fires it once the channel waits
+            self.emit("CHANNEL_PARK", leg)
 
     def _application(self, leg: _Leg, response: str | None = None) -> Pairs:
         pairs = [("Application", leg.app), ("Application-Data", leg.app_data)]
@@ -591,6 +606,21 @@ class _Switch:
             this.set_var("bridge_to", other.uuid)
             this.set_var("last_bridge_to", other.uuid)
 
+    def bridge_legs(self, this: _Leg, other: _Leg) -> None:
+        """``uuid_bridge``: two channels of different calls talk to each other."""
+        this.moments["bridge"] = other.moments["bridge"] = self.now_us()
+        this.peer, this.other_type, other.peer, other.other_type = (
+            other,
+            "originatee",
+            this,
+            "originator",
+        )
+        ids = [("Bridge-A-Unique-ID", this.uuid), ("Bridge-B-Unique-ID", other.uuid)]
+        self.emit("CHANNEL_BRIDGE", this, pre=ids)
+        for one, two in ((this, other), (other, this)):
+            one.set_var("bridge_to", two.uuid)
+            one.set_var("last_bridge_to", two.uuid)
+
     def _bridge_ids(self, call: SimulatedCall) -> Pairs:
         return [("Bridge-A-Unique-ID", call._a.uuid), ("Bridge-B-Unique-ID", call._b.uuid)]
 
@@ -602,6 +632,7 @@ class _Switch:
         cause = call.hangup_cause or "NORMAL_CLEARING"
         leg.answer_state, leg.hangup_cause = "hangup", cause
         self.emit("CHANNEL_HANGUP", leg)
+        self.on_hangup(leg)
         leg.set_var("hangup_cause", cause)
         leg.set_var("hangup_cause_q850", str(data.HANGUP_CAUSES[cause]))
         leg.moments["end"] = self.now_us()
@@ -706,11 +737,11 @@ class _Timeline:
     """
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._heap: list[tuple[float, int, Callable[[], object]]] = []
         self._order = itertools.count()
         self._changed = trio.Event()
 
-    def after(self, delay: float, action: Callable[[], None]) -> None:
+    def after(self, delay: float, action: Callable[[], object]) -> None:
         heapq.heappush(self._heap, (trio.current_time() + delay, next(self._order), action))
         self._changed.set()
 
@@ -749,9 +780,13 @@ class SimulatedPbx:
         self.connector = fs.connector
         self.hold_time = hold_time
         self.calls: dict[str, SimulatedCall] = {}
+        #: Destinations that fail: number -> (hangup cause, seconds); see ``_pbx_data.OUTCOMES``.
+        self.outcomes: dict[str, tuple[str, float]] = dict(data.OUTCOMES)
         self._rng = random.Random(seed)  # noqa: S311 - a simulation, not cryptography
         self._switch = _Switch(fs, random.Random(f"esl-trio-pbx-ids-{seed}"))  # noqa: S311
         self._timeline = _Timeline()
+        self._apps = Apps(self)
+        self._switch.on_hangup = self._apps.on_hangup
         self._generation = 0
         self._started = 0
         self._completed = 0
@@ -764,6 +799,12 @@ class SimulatedPbx:
             "hupall": self._api_hupall,
             "show": self._api_show,
             "status": self._api_status,
+            "uuid_send_dtmf": self._apps.api_send_dtmf,
+            "uuid_getvar": self._apps.api_getvar,
+            "uuid_setvar": self._apps.api_setvar,
+            "uuid_dump": self._apps.api_dump,
+            "uuid_bridge": self._apps.api_bridge,
+            "uuid_transfer": self._apps.api_transfer,
         }
         fs.api_handlers.update(handlers)
 
@@ -795,6 +836,15 @@ class SimulatedPbx:
         if found is None:
             return False
         return self._end(found[0], _cause(cause, "NORMAL_CLEARING"), found[1])
+
+    def press(self, uuid: str, digits: str) -> bool:
+        """Digits arrive on channel ``uuid`` (a caller pressing keys): DTMF events there, and
+        a running ``play_and_get_digits`` collects them. False: no such channel."""
+        found = self._switch.legs.get(uuid)
+        if found is None:
+            return False
+        self._apps.receive_dtmf(found[1], digits, "ENDPOINT")
+        return True
 
     def start_call_generator(self, calls_per_second: float, hold_time: float) -> None:
         """Originate calls at random (Poisson) times, ``calls_per_second`` on average, each
@@ -829,6 +879,15 @@ class SimulatedPbx:
         self.calls[call.uuid] = call
         self._started += 1
         self._switch.run(call, data.CREATE_SCRIPT)
+        outcome = self.outcomes.get(dial.destination)
+        if outcome is not None:
+            cause, after = outcome
+            if cause == "NO_ANSWER":  # it rings until the originate gives up
+                after = float(dict(dial.variables).get("originate_timeout", after))
+            if after > PROGRESS_AFTER:
+                self._timeline.after(PROGRESS_AFTER, functools.partial(self._progress, call))
+            self._timeline.after(after, functools.partial(self._end, call, cause, call._b))
+            return call
         self._timeline.after(PROGRESS_AFTER, functools.partial(self._progress, call))
         self._timeline.after(ANSWER_AFTER, functools.partial(self._answer, call))
         return call
@@ -842,6 +901,7 @@ class SimulatedPbx:
             return
         self._switch.run(call, data.ANSWER_SCRIPT)
         call._settled.set()
+        self._apps.on_answer(call)
         self._timeline.after(call.hold_time, functools.partial(self._hold_over, call))
 
     def _hold_over(self, call: SimulatedCall) -> None:
@@ -857,6 +917,7 @@ class SimulatedPbx:
         self.calls.pop(call.uuid, None)
         self._completed += 1
         call._settled.set()
+        self._apps.on_end(call)
         return True
 
     # -- api commands ----------------------------------------------------------------------
@@ -952,16 +1013,37 @@ class SimulatedPbx:
         return True if len(self.fs.commands) > seen else None
 
     def _on_sendmsg(self, conn_id: int, command: SendMsg) -> None:
+        if command.uuid is None:  # a bare (outbound-style) sendmsg names no channel here
+            return
         headers = {name.lower(): value for name, value in command.headers}
         verb = headers.get("call-command", "").lower()
+        app = headers.get("execute-app-name", "").lower()
         if verb == "hangup":
             cause = headers.get("hangup-cause", "")
-        elif verb == "execute" and headers.get("execute-app-name", "").lower() == "hangup":
+        elif verb == "execute" and app == "hangup":
             cause = headers.get("execute-app-arg", "")
+        elif verb == "execute":
+            run = functools.partial(
+                self._apps.execute, command.uuid, app, headers.get("execute-app-arg", ""),
+                headers.get("event-uuid", ""),
+            )  # fmt: skip
+            self._timeline.after(
+                SENDMSG_LATENCY, functools.partial(self._after_reply, conn_id, command, run)
+            )
+            return
         else:
             return
         act = functools.partial(self._sendmsg_hangup, conn_id, command, cause)
         self._timeline.after(SENDMSG_LATENCY, act)
+
+    def _after_reply(self, conn_id: int, command: SendMsg, action: Callable[[], None]) -> None:
+        """Run ``action`` once the connection has answered the sendmsg."""
+        conn = self.fs.connection(conn_id)
+        if not conn.closed and any(queued is command for queued in conn._inbox):
+            retry = functools.partial(self._after_reply, conn_id, command, action)
+            self._timeline.after(SENDMSG_LATENCY, retry)
+            return
+        action()
 
     def _sendmsg_hangup(self, conn_id: int, command: SendMsg, cause: str) -> None:
         """Hang up once the connection has answered the sendmsg (it may be busy before it)."""

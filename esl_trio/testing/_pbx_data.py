@@ -50,6 +50,8 @@ CALLING: Final[dict[str, tuple[str, str, int]]] = {
     ),
     "CHANNEL_BRIDGE": ("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1737),
     "CHANNEL_UNBRIDGE": ("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", 1860),
+    "CHANNEL_PARK": ("switch_ivr.c", "switch_ivr_park", 1001),
+    "DTMF": ("switch_channel.c", "switch_channel_queue_dtmf", 527),
 }
 
 #: Events that carry the ``variable_*`` block (FreeSWITCH's extended channel data). STATE,
@@ -67,6 +69,7 @@ WITH_VARIABLES: Final = frozenset(
         "CHANNEL_EXECUTE_COMPLETE",
         "CHANNEL_BRIDGE",
         "CHANNEL_UNBRIDGE",
+        "CHANNEL_PARK",
         "CHANNEL_HANGUP",
         "CHANNEL_HANGUP_COMPLETE",
         "CHANNEL_DESTROY",
@@ -305,6 +308,17 @@ ORIGINATE_SYNTAX: Final = (
 )
 KILL_SYNTAX: Final = "<uuid> [cause]"
 HUPALL_SYNTAX: Final = "<cause> [<var> <value>]"
+
+# -- call outcomes ----------------------------------------------------------------------------
+
+#: Destinations that fail, as (hangup cause, seconds after the originate). NO_ANSWER rings
+#: for the call's ``originate_timeout`` when it has one (FreeSWITCH's default is 60 s).
+OUTCOMES: Final[dict[str, tuple[str, float]]] = {
+    "busy": ("USER_BUSY", 0.3),
+    "no-answer": ("NO_ANSWER", 60.0),
+    "no-route": ("NO_ROUTE_DESTINATION", 0.05),
+    "rejected": ("CALL_REJECTED", 0.3),
+}
 
 # -- the call generator -----------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from esl_trio import (
     SubscriptionConfig,
     open_esl_runtime,
 )
-from esl_trio.protocol import classify
+from esl_trio.protocol import SendMsg, classify
 from esl_trio.testing import _pbx
 from esl_trio.testing._pbx import SimulatedPbx, open_simulated_pbx
 from tests._fixtures import one_frame
@@ -619,3 +619,93 @@ def test_docstring_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: Any) ->
     exec(compile(code.replace("trio.run(main)", ""), "_pbx.__doc__", "exec"), namespace)
     trio.run(namespace["main"], clock=trio.testing.MockClock(autojump_threshold=0))
     assert '{"row_count":' in capsys.readouterr().out
+
+
+# -- issue 11 item 7: call control -------------------------------------------------------------
+
+
+def trailing_names(event_or_fixture: Event | str) -> list[str]:
+    """The headers after the variable block (the Application-* block of an execute event)."""
+    all_names = (
+        recorded_names(event_or_fixture)
+        if isinstance(event_or_fixture, str)
+        else names(event_or_fixture)
+    )
+    last_variable = max(i for i, n in enumerate(all_names) if n.startswith("variable_"))
+    return all_names[last_variable + 1 :]
+
+
+async def test_issue11_item7_execute_reports_the_event_uuid_as_application_uuid(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    async with pbx_runtime(format=EventFormat.PLAIN) as (pbx, rt, rx):
+        uuid = pbx.originate("9196")
+        await trio.sleep(1)
+        event_uuid = "e505a399-8aa9-4ec6-aedf-97fe2c511c67"
+        headers = [
+            ("call-command", "execute"), ("execute-app-name", "playback"),
+            ("execute-app-arg", "tone_stream://%(200,0,440)"), ("event-lock", "true"),
+            ("Event-UUID", event_uuid),
+        ]  # fmt: skip
+        await rt.sendmsg(SendMsg(uuid, headers))
+        events = await collect(
+            rx,
+            lambda es: any(
+                e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application-UUID") == event_uuid
+                for e in es
+            ),
+        )
+    mine = [e for e in events if e.get("Application-UUID") == event_uuid]
+    assert [e.name for e in mine] == ["CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE"]
+    start, done = mine
+    assert trailing_names(start) == trailing_names("execute")
+    assert trailing_names(done) == trailing_names("execute_complete")
+    assert done["Application-Response"] == "FILE PLAYED"
+    assert done["variable_current_application_response"] == "FILE PLAYED"
+    assert micros(done) - micros(start) == 1_000_000  # a playback takes a second here
+
+
+async def test_issue11_item7_failing_destinations(autojump_clock: trio.abc.Clock) -> None:
+    async with pbx_runtime("CHANNEL_HANGUP") as (pbx, rt, rx):
+        for number, cause in [("busy", "USER_BUSY"), ("no-route", "NO_ROUTE_DESTINATION")]:
+            reply = await rt.api("originate", f"loopback/{number} &park")
+            assert reply.text == f"-ERR {cause}\n"
+            hangups = await collect(rx, lambda es: len(es) == 2)  # both legs
+            assert [h["Hangup-Cause"] for h in hangups] == [cause, cause]
+        start = trio.current_time()
+        reply = await rt.api("originate", "{originate_timeout=7}loopback/no-answer &park")
+        assert reply.text == "-ERR NO_ANSWER\n"
+        assert trio.current_time() - start == pytest.approx(7)
+        assert pbx.calls == {}
+
+
+async def test_issue11_item7_uuid_commands_and_dtmf(autojump_clock: trio.abc.Clock) -> None:
+    async with pbx_runtime("DTMF") as (pbx, rt, rx):
+        uuid = pbx.originate("9664")
+        await trio.sleep(1)
+        b_leg = pbx.calls[uuid].b_leg_uuid
+        assert (await rt.api("uuid_setvar", f"{uuid} color blue")).text == "+OK\n"
+        assert (await rt.api("uuid_getvar", f"{uuid} color")).text == "blue"
+        assert (await rt.api("uuid_getvar", f"{uuid} nothing")).text == "_undef_"
+        dump = (await rt.api("uuid_dump", uuid)).body
+        parsed = Event(EventFormat.PLAIN, dump.rstrip(b"\n") + b"\n\n")
+        assert parsed["Event-Name"] == "CHANNEL_DATA"
+        assert parsed["Unique-ID"] == uuid and parsed["variable_color"] == "blue"
+        assert (await rt.api("uuid_send_dtmf", f"{uuid} 12")).text == "+OK Success\n"
+        digits = [await rx.receive() for _ in range(2)]
+        assert [(d["Unique-ID"], d["DTMF-Digit"]) for d in digits] == [(b_leg, "1"), (b_leg, "2")]
+        assert (await rt.api("uuid_getvar", "nope x")).text == "-ERR No such channel!\n"
+
+
+async def test_issue11_item7_uuid_bridge_joins_two_calls(autojump_clock: trio.abc.Clock) -> None:
+    async with pbx_runtime("CHANNEL_BRIDGE", "CHANNEL_HANGUP") as (pbx, rt, rx):
+        first, second = pbx.originate("1000"), pbx.originate("1001")
+        await trio.sleep(1)
+        await collect(rx, lambda es: len(es) == 2)  # each call's own loopback bridge
+        assert (await rt.api("uuid_bridge", f"{first} {second}")).text == f"+OK {second}\n"
+        bridge = await rx.receive()
+        assert isinstance(bridge, ChannelEvent)
+        assert (bridge.unique_id, bridge.other_leg_unique_id) == (first, second)
+        pbx.hangup(second)
+        await trio.sleep(1)
+        assert pbx.calls == {}  # the other side followed
