@@ -9,8 +9,10 @@ an ESL stream has no resynchronisation point (replies carry no ids).
 ::
 
     EslError
+     ├─ RefusedError                                 refused before anything was written
+     │   └─ InvalidArgumentError (also a ValueError) the request itself is invalid
      ├─ ProtocolError (abstract)
-     │   ├─ LocalProtocolError (also a ValueError)   invalid command field, CR/LF injection
+     │   ├─ LocalProtocolError (also InvalidArgumentError)  invalid field, CR/LF injection
      │   └─ RemoteProtocolError                      malformed frame, limit exceeded, truncation
      │       └─ TruncatedFrameError                  EOF in the middle of a frame
      └─ EventDecodeError (also a ValueError)         framing sound, event payload undecodable
@@ -21,8 +23,10 @@ from __future__ import annotations
 __all__ = [
     "EslError",
     "EventDecodeError",
+    "InvalidArgumentError",
     "LocalProtocolError",
     "ProtocolError",
+    "RefusedError",
     "RemoteProtocolError",
     "TruncatedFrameError",
 ]
@@ -30,6 +34,21 @@ __all__ = [
 
 class EslError(Exception):
     """Root of every exception esl-trio raises on purpose."""
+
+
+class RefusedError(EslError):
+    """The request was refused before anything was written: FreeSWITCH never saw it.
+
+    The runtime's gating errors (not ready, backpressure, shutting down) and invalid arguments
+    derive from it. :attr:`written` is always ``False``, so it reads like the errors for work
+    that was cut after it was accepted.
+    """
+
+    written = False
+
+
+class InvalidArgumentError(RefusedError, ValueError):
+    """An argument can never be sent as given (nothing was written). Fix it; never retry as is."""
 
 
 class ProtocolError(EslError):
@@ -41,7 +60,7 @@ class ProtocolError(EslError):
         super().__init__(*args)
 
 
-class LocalProtocolError(ProtocolError, ValueError):
+class LocalProtocolError(ProtocolError, InvalidArgumentError):
     """We were asked to send something the protocol cannot carry (nothing was written).
 
     Typical cause: a CR or LF inside a command argument, which would otherwise inject a second
