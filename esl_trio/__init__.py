@@ -30,15 +30,24 @@ from ._errors import CommandError as CommandError
 from ._errors import CommandTimeoutError as CommandTimeoutError
 from ._errors import ConnectError as ConnectError
 from ._errors import ConnectionLostError as ConnectionLostError
+from ._errors import ConnectionSetupError as ConnectionSetupError
+from ._errors import DrainCutError as DrainCutError
 from ._errors import DrainError as DrainError
+from ._errors import DrainRefusedError as DrainRefusedError
 from ._errors import EslError as EslError
+from ._errors import EslTimeoutError as EslTimeoutError
 from ._errors import EventDecodeError as EventDecodeError
 from ._errors import HandshakeError as HandshakeError
+from ._errors import InvalidArgumentError as InvalidArgumentError
 from ._errors import LocalProtocolError as LocalProtocolError
 from ._errors import NotReadyError as NotReadyError
 from ._errors import ProtocolError as ProtocolError
+from ._errors import RefusedError as RefusedError
 from ._errors import RemoteProtocolError as RemoteProtocolError
+from ._errors import ServerError as ServerError
 from ._errors import TruncatedFrameError as TruncatedFrameError
+from ._errors import UnknownEventNameError as UnknownEventNameError
+from ._errors import WorkInterruptedError as WorkInterruptedError
 from ._health import ErrorRecord as ErrorRecord
 from ._health import HealthSnapshot as HealthSnapshot
 from ._health import Permissions as Permissions
@@ -91,12 +100,16 @@ __all__ = [
     "CommandTimeoutError",
     "ConnectError",
     "ConnectionLostError",
+    "ConnectionSetupError",
     "Connector",
     "CustomEvent",
+    "DrainCutError",
     "DrainError",
+    "DrainRefusedError",
     "ErrorRecord",
     "EslError",
     "EslRuntime",
+    "EslTimeoutError",
     "Event",
     "EventDecodeError",
     "EventEnvelope",
@@ -108,6 +121,7 @@ __all__ = [
     "HealthSnapshot",
     "HeartbeatConfig",
     "HeartbeatEvent",
+    "InvalidArgumentError",
     "JsonLinesSink",
     "Limits",
     "LocalProtocolError",
@@ -117,10 +131,11 @@ __all__ = [
     "Overflow",
     "Permissions",
     "ProtocolError",
-    "ReceiverStatistics",
     "Receiver",
+    "ReceiverStatistics",
     "ReconnectPhase",
     "ReconnectStatus",
+    "RefusedError",
     "RemoteProtocolError",
     "ReplayArtifact",
     "ReplayConfig",
@@ -129,6 +144,7 @@ __all__ = [
     "RuntimeConfig",
     "RuntimeState",
     "SendMsg",
+    "ServerError",
     "StopReason",
     "StreamGap",
     "SubscriptionConfig",
@@ -136,6 +152,8 @@ __all__ = [
     "Subscriptions",
     "Timeouts",
     "TruncatedFrameError",
+    "UnknownEventNameError",
+    "WorkInterruptedError",
     "__version__",
     "load_capture",
     "open_esl_runtime",

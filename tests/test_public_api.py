@@ -21,6 +21,10 @@ PINNED_TOP_LEVEL = {
     "RuntimeConfig", "RuntimeState", "SendMsg", "StopReason", "StreamGap",
     "SubscriptionConfig", "SubscriptionState", "Subscriptions", "Timeouts", "__version__",
     "open_esl_runtime", "tcp_connector",
+    # the error categories (issue 10 item 7)
+    "ConnectionSetupError", "DrainCutError", "DrainRefusedError", "EslTimeoutError",
+    "InvalidArgumentError", "RefusedError", "ServerError", "UnknownEventNameError",
+    "WorkInterruptedError",
 }  # fmt: skip
 
 
