@@ -132,6 +132,10 @@ class Timeouts:
     restore: float = attrs.field(default=10.0, validator=_positive)
     #: One socket write (a peer that stops reading must not stall us forever).
     write: float = attrs.field(default=10.0, validator=_positive)
+    #: Sending ``exit`` at the end of the drain (best effort: the socket is closed anyway).
+    #: Covers waiting for a command still being written; the write itself is bounded by
+    #: :attr:`write`.
+    exit: float = attrs.field(default=1.0, validator=_positive)
 
 
 @attrs.frozen(kw_only=True)
