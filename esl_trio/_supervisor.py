@@ -362,7 +362,7 @@ class Supervisor:
             self._stop(StopReason.EXPLICIT_SHUTDOWN, drain_error)
         if conn is None:
             return
-        with trio.move_on_after(1.0):
+        with trio.move_on_after(self._config.timeouts.exit):
             with contextlib.suppress(ConnectionLostError):
                 await conn.send_only(Exit())
         conn.end(drain_error)

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import attrs
 import pytest
+import trio
 
 from esl_trio import (
     BackpressureConfig,
+    EslError,
     EventFormat,
     HeartbeatConfig,
     RetryPolicy,
     RuntimeConfig,
     SubscriptionConfig,
     Timeouts,
+    open_esl_runtime,
 )
+from esl_trio.protocol import Exit
+from esl_trio.testing import open_fake_freeswitch
+
+from .conftest import base_config
 
 
 def test_defaults_B_WIRE_1() -> None:
@@ -129,3 +137,69 @@ def test_other_groups_validate() -> None:
         SubscriptionConfig(events="CHANNEL_ANSWER")  # type: ignore[arg-type]
     assert SubscriptionConfig(filters={"Unique-ID": "x"}).filters == (("Unique-ID", "x"),)
     assert SubscriptionConfig(format="plain").format is EventFormat.PLAIN  # type: ignore[arg-type]
+
+
+def test_issue10_item9_exit_budget_is_validated_like_the_others() -> None:
+    assert Timeouts().exit == 1.0
+    assert Timeouts(exit=0.25).exit == 0.25
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="exit must be a positive number of seconds"):
+            Timeouts(exit=bad)
+
+
+class _StuckWrites(trio.abc.Stream):
+    """A client stream whose writes of one command never complete until it is closed.
+
+    Models a socket the peer stopped reading while that command was being written, so the
+    drain's ``exit`` has to wait for the send lock.
+    """
+
+    def __init__(self, inner: trio.abc.Stream, stuck: bytes) -> None:
+        self.inner = inner
+        self.stuck = stuck
+        self.closed = trio.Event()
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if self.stuck in bytes(data):
+            await self.closed.wait()
+            raise trio.ClosedResourceError("closed while writing")
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        self.closed.set()
+        await self.inner.aclose()
+
+
+@pytest.mark.parametrize("exit_budget", [0.5, 3.0])
+async def test_issue10_item9_exit_waits_at_most_timeouts_exit(
+    exit_budget: float, autojump_clock: trio.abc.Clock
+) -> None:
+    async with open_fake_freeswitch() as fs:
+
+        async def connect() -> trio.abc.Stream:
+            return _StuckWrites(await fs.connect(), b"api stuck")
+
+        config = attrs.evolve(
+            base_config(),
+            timeouts=Timeouts(exit=exit_budget, write=100.0, api=100.0),
+            backpressure=BackpressureConfig(drain_timeout=2.0),
+        )
+        async with trio.open_nursery() as nursery:
+            async with open_esl_runtime(config, connector=connect) as rt:
+
+                async def stuck_call() -> None:
+                    with contextlib.suppress(EslError):
+                        await rt.api("stuck")
+
+                nursery.start_soon(stuck_call)
+                await trio.sleep(0.1)
+                start = trio.current_time()
+            # drain (2 s: the stuck api never settles), then exit waits for the send lock
+            assert trio.current_time() - start == pytest.approx(2.0 + exit_budget)
+        assert not any(isinstance(command, Exit) for _, command in fs.commands)
