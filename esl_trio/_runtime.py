@@ -26,7 +26,8 @@ from ._connection import Connection, Reply
 from ._errors import (
     BackpressureError,
     CommandError,
-    DrainError,
+    DrainCutError,
+    DrainRefusedError,
     NotReadyError,
 )
 from ._health import ErrorRecord, HealthSnapshot, Permissions
@@ -258,7 +259,11 @@ class EslRuntime:
         with trio.move_on_after(self.config.backpressure.drain_timeout):
             await self._wait_idle()
         await self._supervisor.shutdown(
-            DrainError(f"drain deadline ({self.config.backpressure.drain_timeout:g} s) expired")
+            # What is still pending was accepted, hence written (or a job accepted by FreeSWITCH).
+            DrainCutError(
+                f"drain deadline ({self.config.backpressure.drain_timeout:g} s) expired",
+                written=True,
+            )
         )
         self._state.set(RuntimeState.CLOSED)
 
@@ -267,7 +272,7 @@ class EslRuntime:
     def _gate(self) -> Connection:
         state = self._state.value
         if state is RuntimeState.DRAINING:
-            raise DrainError("the runtime is shutting down; no new work is accepted")
+            raise DrainRefusedError("the runtime is shutting down; no new work is accepted")
         conn = self._conn
         if state is not RuntimeState.READY or conn is None or not conn.is_open:
             raise NotReadyError(self._not_ready_message(state))
