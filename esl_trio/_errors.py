@@ -87,8 +87,9 @@ class UnknownEventNameError(InvalidArgumentError):
     ``CUSTOM`` with a subclass name.
     """
 
-    def __init__(self, name: str, suggestions: tuple[str, ...]) -> None:
-        hint = f"did you mean {' or '.join(suggestions)}?" if suggestions else "no close match"
+    def __init__(self, name: str, suggestions: tuple[str, ...], *, hint: str = "") -> None:
+        if not hint:
+            hint = f"did you mean {' or '.join(suggestions)}?" if suggestions else "no close match"
         super().__init__(
             f"unknown FreeSWITCH event name {name!r} ({hint}); "
             "an event of your own is subscribed as CUSTOM <subclass>"
