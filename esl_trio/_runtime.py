@@ -325,8 +325,9 @@ class EslRuntime:
         self._gate()  # refused changes leave no artifact (B-REPLAY-6)
         artifact = "filter.mutate" if kind == "filter" else "subscription.mutate"
         self._capture(artifact, {"kind": kind, **detail})
-        for command in commands:
-            await self.command(command)
+        while commands:  # the contract of Subscriptions: the list keeps what did not apply
+            await self.command(commands[0])
+            del commands[0]
 
     # -- the reader's dispatch (synchronous, hot path) ---------------------------------
 

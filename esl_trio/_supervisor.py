@@ -35,6 +35,7 @@ from ._errors import (
 from ._health import ErrorRecord, Permissions, ReconnectStatus
 from ._receivers import GapReason
 from ._state import ReconnectPhase, RuntimeState, StopReason
+from ._subscriptions import restore_commands
 from .protocol import (
     Api,
     Auth,
@@ -282,9 +283,7 @@ class Supervisor:
 
     async def _restore(self, conn: Connection) -> None:
         """Events first, then filters, then the log level (B-SUBS-10); each must say +OK."""
-        commands = (
-            self._rt.subscriptions.state.restore_commands() + self._rt.logs.restore_commands()
-        )
+        commands = restore_commands(self._rt.subscriptions.state) + self._rt.logs.restore_commands()
         for command in commands:
             reply = await conn.request(command, self._config.timeouts.restore)
             if not isinstance(reply, CommandReply) or not reply.ok:
