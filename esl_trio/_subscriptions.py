@@ -149,8 +149,9 @@ class Subscriptions:
     Changes are serialised: each one is planned from the state the previous one left, so
     concurrent callers never overwrite each other. Once a change starts sending it runs to
     its end even if the caller is cancelled (each command is bounded by
-    ``Timeouts.command``; the cancellation takes effect right after), so the desired state
-    always says what FreeSWITCH has. A change of several commands that fails half-way
+    ``Timeouts.command``); it then returns normally, because the change did happen, and the
+    cancellation takes effect at the caller's next checkpoint. So the desired state always
+    says what FreeSWITCH has. A change of several commands that fails half-way
     (``-ERR``, refused) is undone; a lost connection is reconciled by the restore.
     """
 
