@@ -256,9 +256,16 @@ class RuntimeConfig:
     @classmethod
     def from_url(cls, url: str, **overrides: Any) -> RuntimeConfig:
         """``esl://[user@domain:]password@host[:port]`` (percent-encode special characters)."""
-        parts = urlsplit(url)
+        if url[:6].lower() == "esl://" and any(c in url[6:].removesuffix("/") for c in "#?/"):
+            # An unencoded '#', '/' or '?' in the password ends the authority early: the rest
+            # of the password would become the host. Never echo the URL: it holds the password.
+            raise ValueError(_UNENCODED)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. an unbalanced '[': urllib's message is enough, not the URL
+            raise ValueError(_EXPECTED) from None
         if parts.scheme != "esl" or not parts.hostname:
-            raise ValueError("expected a URL like esl://password@host:8021")
+            raise ValueError(_EXPECTED)
         user, password = _credentials(parts.username, parts.password)
         values: dict[str, Any] = {"host": parts.hostname, "password": password, "user": user}
         if parts.port is not None:
@@ -281,6 +288,14 @@ class RuntimeConfig:
             values["user"] = user
         values.update(overrides)
         return cls(**values)
+
+
+_EXPECTED = "expected a URL like esl://password@host:8021"
+_UNENCODED = (
+    "the esl:// URL has a '#', '/' or '?' after the scheme, which ends the host part early; "
+    "percent-encode them in the password ('#' as %23, '/' as %2F, '?' as %3F; also '@' as "
+    "%40, ':' as %3A, '%' as %25)"
+)
 
 
 def _credentials(username: str | None, password: str | None) -> tuple[str | None, str]:

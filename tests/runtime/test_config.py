@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import random
+from urllib.parse import quote
 
 import attrs
 import pytest
 import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from esl_trio import (
     BackpressureConfig,
@@ -203,3 +206,45 @@ async def test_issue10_item9_exit_waits_at_most_timeouts_exit(
             # drain (2 s: the stuck api never settles), then exit waits for the send lock
             assert trio.current_time() - start == pytest.approx(2.0 + exit_budget)
         assert not any(isinstance(command, Exit) for _, command in fs.commands)
+
+
+# -- issue 9 item 10: unencoded '#', '/' or '?' in the password ---------------------------
+
+_REFUSAL = "the esl:// URL has a '#', '/' or '?' after the scheme, which ends the host part"
+_REFUSAL += " early; percent-encode them in the password ('#' as %23, '/' as %2F, '?' as %3F;"
+_REFUSAL += " also '@' as %40, ':' as %3A, '%' as %25)"
+_PASSWORD_CHARS = st.characters(blacklist_characters="\r\n\0", blacklist_categories=["Cs"])
+
+
+def test_issue9_item10_unencoded_hash_is_refused_without_echoing_the_password() -> None:
+    with pytest.raises(ValueError, match="percent-encode") as caught:
+        RuntimeConfig.from_url("esl://Sup3r#S3cret@pbx.example")
+    assert "Sup3r" not in str(caught.value) and "S3cret" not in str(caught.value)
+    assert "pbx.example" not in str(caught.value)  # nothing of the URL at all
+    assert RuntimeConfig.from_url("esl://Sup3r%23S3cret@pbx.example").password == "Sup3r#S3cret"
+    assert RuntimeConfig.from_url("esl://pw@pbx.example/").host == "pbx.example"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(_PASSWORD_CHARS, max_size=10),
+    st.sampled_from("#/?"),
+    st.text(_PASSWORD_CHARS, max_size=10),
+)
+def test_issue9_item10_any_password_with_unencoded_delimiters_is_refused(
+    head: str, delimiter: str, tail: str
+) -> None:
+    password = head + delimiter + tail
+    url = f"esl://{password}@pbx.example:8022"
+    with pytest.raises(ValueError) as caught:
+        RuntimeConfig.from_url(url)
+    # One fixed message whatever the URL: no part of the password can reach it.
+    assert str(caught.value) == _REFUSAL
+    assert "percent-encode" in _REFUSAL
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(_PASSWORD_CHARS, min_size=1, max_size=20))
+def test_issue9_item10_any_percent_encoded_password_round_trips(password: str) -> None:
+    config = RuntimeConfig.from_url(f"esl://{quote(password, safe='')}@pbx.example:8022")
+    assert (config.password, config.host, config.port) == (password, "pbx.example", 8022)
