@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
+from ._event_names import check_event_names
 from .protocol import EventFormat
 from .protocol._frames import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES
 
@@ -154,6 +155,11 @@ def _names(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _event_names(value: Iterable[str]) -> tuple[str, ...]:
+    """Upper-cased and checked now: a misspelt name would otherwise subscribe to nothing."""
+    return check_event_names(_names(value), allow_all=True)
+
+
 def _filters(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     pairs = value.items() if isinstance(value, Mapping) else value
     return tuple((str(h), str(v)) for h, v in pairs)
@@ -167,7 +173,8 @@ class SubscriptionConfig:
     reachable past user filters.
     """
 
-    events: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    #: Event names, checked against FreeSWITCH's own list (``UnknownEventNameError``).
+    events: tuple[str, ...] = attrs.field(default=(), converter=_event_names)
     all: bool = False
     custom: tuple[str, ...] = attrs.field(default=(), converter=_names)
     filters: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_filters)
