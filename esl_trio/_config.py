@@ -191,11 +191,18 @@ class Limits:
     receive_size: int = attrs.field(default=256 * 1024, validator=_at_least_one)
 
 
+def _sinks(value: Iterable[ReplaySink]) -> tuple[ReplaySink, ...]:
+    # A typed converter: with ``converter=tuple`` mypy cannot infer the item type, and
+    # ``ReplayConfig(sinks=[sink])`` fails to type-check for users.
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class ReplayConfig:
     """Replay capture: artifacts go to synchronous sinks. Off when empty."""
 
-    sinks: tuple[ReplaySink, ...] = attrs.field(default=(), converter=tuple)
+    #: Any iterable of sinks (a list is fine); kept as a tuple.
+    sinks: tuple[ReplaySink, ...] = attrs.field(default=(), converter=_sinks)
 
 
 def _port(_: object, attribute: attrs.Attribute[Any], value: int) -> None:

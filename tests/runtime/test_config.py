@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+from pathlib import Path
 from urllib.parse import quote
 
 import attrs
@@ -17,6 +18,7 @@ from esl_trio import (
     EslError,
     EventFormat,
     HeartbeatConfig,
+    ReplayConfig,
     RetryPolicy,
     RuntimeConfig,
     SubscriptionConfig,
@@ -248,3 +250,24 @@ def test_issue9_item10_any_password_with_unencoded_delimiters_is_refused(
 def test_issue9_item10_any_percent_encoded_password_round_trips(password: str) -> None:
     config = RuntimeConfig.from_url(f"esl://{quote(password, safe='')}@pbx.example:8022")
     assert (config.password, config.host, config.port) == (password, "pbx.example", 8022)
+
+
+def test_issue8_item10_replay_config_with_a_list_of_callables_type_checks(tmp_path: Path) -> None:
+    """Runs mypy --strict on a file written as a user would (typing_config_user.py)."""
+    api = pytest.importorskip("mypy.api")
+    user_file = Path(__file__).with_name("typing_config_user.py")
+    stdout, stderr, status = api.run(["--strict", "--no-error-summary", str(user_file)])
+    assert status == 0, stdout + stderr
+    # The check can fail: the same call with a sink of the wrong shape is an error.
+    bad = tmp_path / "bad_sink.py"
+    bad.write_text("from esl_trio import ReplayConfig\nReplayConfig(sinks=[len])\n")
+    stdout, stderr, status = api.run(["--strict", "--no-error-summary", str(bad)])
+    assert status == 1 and "bad_sink.py:2" in stdout, stdout + stderr
+
+
+def test_issue8_item10_replay_sinks_accept_any_iterable() -> None:
+    def sink(artifact: object) -> None:
+        pass
+
+    assert ReplayConfig(sinks=[sink]).sinks == (sink,)
+    assert ReplayConfig(sinks=iter([sink])).sinks == (sink,)
