@@ -269,7 +269,12 @@ class RuntimeConfig:
 
     @classmethod
     def from_url(cls, url: str, **overrides: Any) -> RuntimeConfig:
-        """``esl://[user@domain:]password@host[:port]`` (percent-encode special characters)."""
+        """``esl://[user@domain:]password@host[:port]`` (percent-encode special characters).
+
+        A ``#``, ``/`` or ``?`` left unencoded would end the host part early (part of the
+        password would become the host), so such a URL raises :class:`ValueError`; the
+        message never repeats the URL.
+        """
         if url[:6].lower() == "esl://" and any(c in url[6:].removesuffix("/") for c in "#?/"):
             # An unencoded '#', '/' or '?' in the password ends the authority early: the rest
             # of the password would become the host. Never echo the URL: it holds the password.
