@@ -34,6 +34,7 @@ from ._config import SubscriptionConfig as SubscriptionConfig
 from ._config import Timeouts as Timeouts
 from ._errors import AuthenticationError as AuthenticationError
 from ._errors import BackpressureError as BackpressureError
+from ._errors import CallError as CallError
 from ._errors import CommandError as CommandError
 from ._errors import CommandTimeoutError as CommandTimeoutError
 from ._errors import ConnectError as ConnectError
@@ -107,6 +108,7 @@ __all__ = [
     "BackgroundJobEvent",
     "BackpressureConfig",
     "BackpressureError",
+    "CallError",
     "Call",
     "CallEndedError",
     "CallState",

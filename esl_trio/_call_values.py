@@ -6,7 +6,7 @@ from typing import Final
 
 import attrs
 
-from ._errors import EslError
+from ._errors import CallError
 from .protocol import Event
 
 __all__ = [
@@ -54,7 +54,7 @@ class Hangup:
     event: Event | None = attrs.field(default=None, eq=False, repr=False)
 
 
-class OriginateError(EslError):
+class OriginateError(CallError):
     """The call was not set up; :attr:`cause` is FreeSWITCH's hangup cause.
 
     ``NO_ANSWER``, ``USER_BUSY``, ``NO_ROUTE_DESTINATION``, ``CALL_REJECTED``..., or
@@ -72,7 +72,7 @@ class OriginateError(EslError):
         self.while_disconnected = while_disconnected
 
 
-class CallEndedError(EslError):
+class CallEndedError(CallError):
     """The channel hung up before what was awaited happened; :attr:`hangup` says how."""
 
     def __init__(self, uuid: str, what: str, hangup: Hangup) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
+from ._event_names import check_event_names
 from .protocol import EventFormat
 from .protocol._frames import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES
 
@@ -154,6 +155,11 @@ def _names(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _event_names(value: Iterable[str]) -> tuple[str, ...]:
+    """Upper-cased and checked now: a misspelt name would otherwise subscribe to nothing."""
+    return check_event_names(_names(value), allow_all=True)
+
+
 def _filters(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     pairs = value.items() if isinstance(value, Mapping) else value
     return tuple((str(h), str(v)) for h, v in pairs)
@@ -167,7 +173,8 @@ class SubscriptionConfig:
     reachable past user filters.
     """
 
-    events: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    #: Event names, checked against FreeSWITCH's own list (``UnknownEventNameError``).
+    events: tuple[str, ...] = attrs.field(default=(), converter=_event_names)
     all: bool = False
     custom: tuple[str, ...] = attrs.field(default=(), converter=_names)
     filters: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_filters)
@@ -184,11 +191,18 @@ class Limits:
     receive_size: int = attrs.field(default=256 * 1024, validator=_at_least_one)
 
 
+def _sinks(value: Iterable[ReplaySink]) -> tuple[ReplaySink, ...]:
+    # A typed converter: with ``converter=tuple`` mypy cannot infer the item type, and
+    # ``ReplayConfig(sinks=[sink])`` fails to type-check for users.
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class ReplayConfig:
     """Replay capture: artifacts go to synchronous sinks. Off when empty."""
 
-    sinks: tuple[ReplaySink, ...] = attrs.field(default=(), converter=tuple)
+    #: Any iterable of sinks (a list is fine); kept as a tuple.
+    sinks: tuple[ReplaySink, ...] = attrs.field(default=(), converter=_sinks)
 
 
 def _port(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
@@ -255,10 +269,22 @@ class RuntimeConfig:
 
     @classmethod
     def from_url(cls, url: str, **overrides: Any) -> RuntimeConfig:
-        """``esl://[user@domain:]password@host[:port]`` (percent-encode special characters)."""
-        parts = urlsplit(url)
+        """``esl://[user@domain:]password@host[:port]`` (percent-encode special characters).
+
+        A ``#``, ``/`` or ``?`` left unencoded would end the host part early (part of the
+        password would become the host), so such a URL raises :class:`ValueError`; the
+        message never repeats the URL.
+        """
+        if url[:6].lower() == "esl://" and any(c in url[6:].removesuffix("/") for c in "#?/"):
+            # An unencoded '#', '/' or '?' in the password ends the authority early: the rest
+            # of the password would become the host. Never echo the URL: it holds the password.
+            raise ValueError(_UNENCODED)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. an unbalanced '[': urllib's message is enough, not the URL
+            raise ValueError(_EXPECTED) from None
         if parts.scheme != "esl" or not parts.hostname:
-            raise ValueError("expected a URL like esl://password@host:8021")
+            raise ValueError(_EXPECTED)
         user, password = _credentials(parts.username, parts.password)
         values: dict[str, Any] = {"host": parts.hostname, "password": password, "user": user}
         if parts.port is not None:
@@ -281,6 +307,14 @@ class RuntimeConfig:
             values["user"] = user
         values.update(overrides)
         return cls(**values)
+
+
+_EXPECTED = "expected a URL like esl://password@host:8021"
+_UNENCODED = (
+    "the esl:// URL has a '#', '/' or '?' after the scheme, which ends the host part early; "
+    "percent-encode them in the password ('#' as %23, '/' as %2F, '?' as %3F; also '@' as "
+    "%40, ':' as %3A, '%' as %25)"
+)
 
 
 def _credentials(username: str | None, password: str | None) -> tuple[str | None, str]:

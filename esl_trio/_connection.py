@@ -143,6 +143,7 @@ class Connection:
         self._watch_scope: trio.CancelScope | None = None
         self._fd = stream.socket.fileno() if direct_io_supported(stream) else None  # type: ignore[attr-defined]
         self._write_deadline = math.inf
+        self._write_scope = trio.CancelScope(shield=True)
         self._tombstones = 0
         #: Set by the runtime when the server's auth/request greeting arrives.
         self.greeted = trio.Event()
@@ -194,6 +195,7 @@ class Connection:
             except (trio.WouldBlock, trio.EndOfChannel):
                 break
             queued.fail(_lost(reason, written=False))
+        self._write_scope.cancel()
         self.cancel_scope.cancel()
 
     # -- the command bus -------------------------------------------------------------
@@ -322,10 +324,12 @@ class Connection:
         self._write_deadline = trio.current_time() + self._write_timeout
         self._watch(self._write_deadline)
         try:
-            with trio.CancelScope(shield=True):
+            # Cancelled only by ``close()`` (a dead connection may be left half-written).
+            with self._write_scope:
                 await self.stream.send_all(data)
         finally:
             self._write_deadline = math.inf
+            self._write_scope = trio.CancelScope(shield=True)
 
     # -- the watchdog: every reply and write deadline, one task ---------------------
 

@@ -24,6 +24,9 @@ listing classes; the leaves say exactly what happened::
      │   ├─ ConnectError (also OSError)            TCP connect failed (retryable)
      │   ├─ AuthenticationError                    the credentials were refused (terminal)
      │   └─ HandshakeError                         not FreeSWITCH, or an ACL refusal (terminal)
+     ├─ CallError                                  a call did not go as asked
+     │   ├─ OriginateError                         not set up; ``cause`` is the hangup cause
+     │   └─ CallEndedError                         hung up before what was awaited
      ├─ ProtocolError (abstract)
      │   ├─ LocalProtocolError                     (also InvalidArgumentError, above)
      │   └─ RemoteProtocolError                    the server sent an invalid stream
@@ -50,6 +53,7 @@ from .protocol._errors import (
 
 __all__ = [
     "AuthenticationError",
+    "CallError",
     "BackpressureError",
     "CommandError",
     "CommandTimeoutError",
@@ -87,8 +91,9 @@ class UnknownEventNameError(InvalidArgumentError):
     ``CUSTOM`` with a subclass name.
     """
 
-    def __init__(self, name: str, suggestions: tuple[str, ...]) -> None:
-        hint = f"did you mean {' or '.join(suggestions)}?" if suggestions else "no close match"
+    def __init__(self, name: str, suggestions: tuple[str, ...], *, hint: str = "") -> None:
+        if not hint:
+            hint = f"did you mean {' or '.join(suggestions)}?" if suggestions else "no close match"
         super().__init__(
             f"unknown FreeSWITCH event name {name!r} ({hint}); "
             "an event of your own is subscribed as CUSTOM <subclass>"
@@ -191,6 +196,10 @@ class CommandError(ServerError):
 
 
 # -- no session -----------------------------------------------------------------------
+
+
+class CallError(EslError):
+    """A call (``rt.originate`` / ``rt.attach``) did not go as asked; see the subclasses."""
 
 
 class ConnectionSetupError(EslError):

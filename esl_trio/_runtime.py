@@ -58,7 +58,7 @@ from ._logs import LogRouter, LogStream
 from ._receivers import Feed, GapReason, Overflow, Receiver, open_receiver
 from ._replay import ReplayArtifact
 from ._state import Lifecycle, RuntimeState, StateChange, StopReason, Transition
-from ._subscriptions import Subscriptions, SubscriptionState
+from ._subscriptions import Subscriptions, SubscriptionState, restore_commands
 from ._supervisor import Supervisor, new_protocol
 from ._transport import Connector, tcp_connector
 from .protocol import (
@@ -417,8 +417,9 @@ class EslRuntime:
         self._gate()  # refused changes leave no artifact (B-REPLAY-6)
         artifact = "filter.mutate" if kind == "filter" else "subscription.mutate"
         self._capture(artifact, {"kind": kind, **detail})
-        for command in commands:
-            await self.command(command)
+        while commands:  # the contract of Subscriptions: the list keeps what did not apply
+            await self.command(commands[0])
+            del commands[0]
 
     # -- SupervisorHost: what the supervisor may ask of the runtime ----------------------
 
@@ -448,7 +449,7 @@ class EslRuntime:
         return conn
 
     def restore_commands(self) -> list[Command]:
-        return self._subscriptions.state.restore_commands() + self._logs.restore_commands()
+        return restore_commands(self._subscriptions.state) + self._logs.restore_commands()
 
     def connection_ready(self, conn: Connection, permissions: Permissions | None) -> None:
         self._conn = conn

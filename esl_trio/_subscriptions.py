@@ -16,36 +16,27 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 
 import attrs
+import trio
 
 from ._config import SubscriptionConfig
+from ._event_names import check_event_names
 from .protocol import (
     Command,
     EventFormat,
     EventSubscribe,
     FilterAdd,
     FilterDelete,
-    LocalProtocolError,
     NixEvent,
 )
 
-__all__ = ["SubscriptionState", "Subscriptions"]
+__all__ = ["SubscriptionState", "Subscriptions", "restore_commands"]
 
 JOB_EVENT = "BACKGROUND_JOB"
 
 
 def _upper(names: Iterable[str]) -> tuple[str, ...]:
-    """Upper-cased, de-duplicated event names; anything that is not a token is refused.
-
-    Refused, not stripped: ``"\nX"`` must never quietly become ``X`` on the wire (B-SER-2).
-    """
-    out: list[str] = []
-    for name in names:
-        if not name or any(c.isspace() or c == "\0" for c in name):
-            raise LocalProtocolError(f"event names must be non-empty tokens, got {name!r}")
-        upper = name.upper()
-        if upper not in out:
-            out.append(upper)
-    return tuple(out)
+    """Upper-cased, de-duplicated, known event names (``ALL`` included); see check_event_names."""
+    return check_event_names(names, allow_all=True)
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
@@ -94,19 +85,6 @@ class SubscriptionState:
         )
         return (*internal, *self.filters)
 
-    def restore_commands(self) -> list[Command]:
-        """Everything a fresh connection needs, in order: events, exclusions, filters."""
-        commands: list[Command] = []
-        if self.all:
-            commands.append(EventSubscribe(format=self.format, names=("ALL",)))
-            if self.excluded:
-                commands.append(NixEvent(names=self.excluded))
-        else:
-            names = _upper((*self.internal, *self.names))
-            commands.append(EventSubscribe(format=self.format, names=names, custom=self.custom))
-        commands.extend(FilterAdd(header=h, value=v) for h, v in self.wire_filters())
-        return commands
-
     def to_dict(self) -> dict[str, object]:
         return {
             "format": str(self.format),
@@ -116,6 +94,20 @@ class SubscriptionState:
             "custom": list(self.custom),
             "filters": [list(f) for f in self.filters],
         }
+
+
+def restore_commands(state: SubscriptionState) -> list[Command]:
+    """Everything a fresh connection needs for ``state``, in order: events, exclusions, filters."""
+    commands: list[Command] = []
+    if state.all:
+        commands.append(EventSubscribe(format=state.format, names=("ALL",)))
+        if state.excluded:
+            commands.append(NixEvent(names=state.excluded))
+    else:
+        names = _upper((*state.internal, *state.names))
+        commands.append(EventSubscribe(format=state.format, names=names, custom=state.custom))
+    commands.extend(FilterAdd(header=h, value=v) for h, v in state.wire_filters())
+    return commands
 
 
 def _has_name_filter(filters: Iterable[tuple[str, str]], name: str) -> bool:
@@ -132,7 +124,20 @@ def filter_commands(before: SubscriptionState, after: SubscriptionState) -> list
     return [*added, *reversed(removed)]
 
 
+#: Runs the commands in order through the runtime's gates, raising on the first failure.
+#: Contract: it removes each command from the front of the list once FreeSWITCH said +OK,
+#: so after a failure the list holds exactly what was not applied.
 Apply = Callable[[list[Command], str, dict[str, object]], Awaitable[None]]
+
+
+@attrs.frozen
+class _Change:
+    after: SubscriptionState
+    commands: list[Command]
+    kind: str
+
+
+_Plan = Callable[[SubscriptionState], "_Change | None"]
 
 
 class Subscriptions:
@@ -140,11 +145,20 @@ class Subscriptions:
 
     Every method is a no-op that sends nothing when the state already matches (B-SUBS-3). A
     ``-ERR`` raises :class:`CommandError` and leaves the desired state unchanged (B-SUBS-7).
+
+    Changes are serialised: each one is planned from the state the previous one left, so
+    concurrent callers never overwrite each other. Once a change starts sending it runs to
+    its end even if the caller is cancelled (each command is bounded by
+    ``Timeouts.command``); it then returns normally, because the change did happen, and the
+    cancellation takes effect at the caller's next checkpoint. So the desired state always
+    says what FreeSWITCH has. A change of several commands that fails half-way
+    (``-ERR``, refused) is undone; a lost connection is reconciled by the restore.
     """
 
     def __init__(self, state: SubscriptionState, apply: Apply) -> None:
         self._state = state
         self._apply = apply
+        self._lock = trio.Lock()
 
     @property
     def state(self) -> SubscriptionState:
@@ -153,96 +167,170 @@ class Subscriptions:
 
     async def subscribe(self, *names: str) -> None:
         """Receive these events too (``event <format> <names>``, additive)."""
-        if "ALL" in _upper(names):
-            await self.subscribe_all()  # ALL covers every other name given with it
-            return
-        state = self._state
-        new = [n for n in _upper(names) if n not in state.names]
-        if state.all:
-            back = [n for n in new if n in state.excluded]
-            if back:
-                after = attrs.evolve(
-                    state, excluded=tuple(n for n in state.excluded if n not in back)
-                )
-                await self._change(after, [self._event(back)], "subscribe")
-            return
-        if new:
-            after = attrs.evolve(state, names=(*state.names, *new))
-            await self._change(after, [self._event(new)], "subscribe")
+        await self._run(_plan_subscribe(_upper(names)))
 
     async def subscribe_custom(self, *subclasses: str) -> None:
         """Receive these CUSTOM subclasses (``event <format> CUSTOM a::b``, B-EVN-2)."""
-        state = self._state
-        new = [s for s in _unique(subclasses) if s not in state.custom]
-        if new:
-            EventSubscribe(format=state.format, custom=tuple(new))  # validate first
-        if new and not state.all:
-            after = attrs.evolve(state, custom=(*state.custom, *new))
-            command = EventSubscribe(format=state.format, names=(), custom=tuple(new))
-            await self._change(after, [command], "subscribe")
-        elif new:
-            self._state = attrs.evolve(state, custom=(*state.custom, *new))
+        wanted = _unique(subclasses)
+        if wanted:
+            EventSubscribe(format=self._state.format, custom=wanted)  # validate first
+        await self._run(lambda state: _plan_subscribe_custom(state, wanted))
 
     async def subscribe_all(self) -> None:
         """Receive every event (``event <format> ALL``)."""
-        state = self._state
-        if state.all and not state.excluded:
-            return
-        after = attrs.evolve(state, all=True, excluded=())
-        await self._change(after, [self._event(["ALL"])], "subscribe")
+        await self._run(_plan_subscribe_all)
 
     async def unsubscribe(self, *names: str) -> None:
         """Stop receiving these events (``nixevent``; never a shorter ``event`` list, G-1)."""
-        state = self._state
-        wanted = _upper(names)
-        if state.all:
-            gone = [n for n in wanted if n not in state.excluded and n not in state.internal]
-            after = attrs.evolve(state, excluded=(*state.excluded, *gone))
-        else:
-            gone = [n for n in wanted if n in state.names and n not in state.internal]
-            after = attrs.evolve(state, names=tuple(n for n in state.names if n not in wanted))
-        if gone:
-            await self._change(after, [NixEvent(names=tuple(gone))], "unsubscribe")
-        else:
-            self._state = after  # nothing to send (internal names stay subscribed)
+        wanted = check_event_names(names)
+        await self._run(lambda state: _plan_unsubscribe(state, wanted))
 
     async def unsubscribe_custom(self, *subclasses: str) -> None:
-        state = self._state
-        gone = [s for s in _unique(subclasses) if s in state.custom]
-        if gone:
-            after = attrs.evolve(state, custom=tuple(s for s in state.custom if s not in gone))
-            await self._change(after, [NixEvent(names=(), custom=tuple(gone))], "unsubscribe")
+        wanted = _unique(subclasses)
+        await self._run(lambda state: _plan_unsubscribe_custom(state, wanted))
 
     async def set_format(self, format: EventFormat | str) -> None:
         """Switch the connection's event format (plain, json, xml) for every event."""
         fmt = EventFormat(format)
-        if fmt is self._state.format:
-            return
-        after = attrs.evolve(self._state, format=fmt)
-        command = EventSubscribe(format=fmt, names=(after.internal[0],))
-        await self._change(after, [command], "format")
+        await self._run(lambda state: _plan_format(state, fmt))
 
     async def add_filter(self, header: str, value: str) -> None:
         """Only let through events whose ``header`` matches ``value`` (FreeSWITCH semantics)."""
-        state = self._state
-        if (header, value) in state.filters:
-            return
         FilterAdd(header=header, value=value)  # validate before touching anything
-        after = attrs.evolve(state, filters=(*state.filters, (header, value)))
-        await self._change(after, filter_commands(state, after), "filter")
+        wanted = (header, value)
+        await self._run(
+            lambda state: (
+                None if wanted in state.filters else _plan_filters(state, (*state.filters, wanted))
+            )
+        )
 
     async def remove_filter(self, header: str, value: str) -> None:
-        state = self._state
-        if (header, value) not in state.filters:
-            return
-        after = attrs.evolve(state, filters=tuple(f for f in state.filters if f != (header, value)))
-        await self._change(after, filter_commands(state, after), "filter")
+        await self._run(
+            lambda state: _plan_filters(
+                state, tuple(f for f in state.filters if f != (header, value))
+            )
+        )
 
-    def _event(self, names: Iterable[str]) -> EventSubscribe:
-        return EventSubscribe(format=self._state.format, names=tuple(names))
+    async def _run(self, plan: _Plan) -> None:
+        async with self._lock:  # cancellable: nothing has happened yet
+            change = plan(self._state)
+            if change is None:
+                return
+            if change.commands:
+                await self._send(change)
+            self._state = change.after
 
-    async def _change(self, after: SubscriptionState, commands: list[Command], kind: str) -> None:
+    async def _send(self, change: _Change) -> None:
         before = self._state
-        detail: dict[str, object] = {"before": before.to_dict(), "after": after.to_dict()}
-        await self._apply(commands, kind, detail)  # raises on gate failure or -ERR
-        self._state = after
+        detail: dict[str, object] = {"before": before.to_dict(), "after": change.after.to_dict()}
+        pending = list(change.commands)
+        # Shielded so that the outcome of every command is known (a reply we stopped waiting
+        # for would leave the wire unknown). Each command has its own reply deadline.
+        with trio.CancelScope(shield=True):
+            try:
+                await self._apply(pending, change.kind, detail)  # raises on refusal or -ERR
+            except Exception as exc:
+                done = change.commands[: len(change.commands) - len(pending)]
+                if done:
+                    await self._undo(done, change.kind, exc)
+                raise
+
+    async def _undo(self, done: list[Command], kind: str, error: Exception) -> None:
+        """Put back what a half-applied change did, newest first (best effort)."""
+        undo = [_inverse(c) for c in reversed(done)]
+        try:
+            await self._apply(undo, kind, {"undo": [c.describe() for c in done]})
+        except Exception as exc:  # the connection died: the restore reconciles it
+            error.add_note(f"undoing the applied part failed too: {exc!r}")
+
+
+def _inverse(command: Command) -> Command:
+    """Only filter changes take several commands, so only they are ever undone."""
+    if isinstance(command, FilterAdd):
+        return FilterDelete(header=command.header, value=command.value)
+    if isinstance(command, FilterDelete) and command.value is not None:
+        return FilterAdd(header=command.header, value=command.value)
+    raise AssertionError(f"no inverse for {command.describe()}")
+
+
+# -- plans: the state a change leads to and the commands that get there --------------
+
+
+def _plan_subscribe(names: tuple[str, ...]) -> _Plan:
+    def plan(state: SubscriptionState) -> _Change | None:
+        if "ALL" in names:
+            return _plan_subscribe_all(state)  # ALL covers every other name given with it
+        new = [n for n in names if n not in state.names]
+        if state.all:
+            back = [n for n in new if n in state.excluded]
+            if not back:
+                return None
+            after = attrs.evolve(state, excluded=tuple(n for n in state.excluded if n not in back))
+            # Nothing excluded any more: say ALL again, as the restore would. FreeSWITCH's
+            # "every type but X" is not ALL (it drops unlisted CUSTOM subclasses).
+            command = _event(state, back if after.excluded else ["ALL"])
+            return _Change(after, [command], "subscribe")
+        if not new:
+            return None
+        after = attrs.evolve(state, names=(*state.names, *new))
+        return _Change(after, [_event(state, new)], "subscribe")
+
+    return plan
+
+
+def _plan_subscribe_custom(state: SubscriptionState, wanted: tuple[str, ...]) -> _Change | None:
+    new = tuple(s for s in wanted if s not in state.custom)
+    if not new:
+        return None
+    after = attrs.evolve(state, custom=(*state.custom, *new))
+    if state.all:
+        return _Change(after, [], "subscribe")  # ALL already delivers them
+    command = EventSubscribe(format=state.format, names=(), custom=new)
+    return _Change(after, [command], "subscribe")
+
+
+def _plan_subscribe_all(state: SubscriptionState) -> _Change | None:
+    if state.all and not state.excluded:
+        return None
+    after = attrs.evolve(state, all=True, excluded=())
+    return _Change(after, [_event(state, ["ALL"])], "subscribe")
+
+
+def _plan_unsubscribe(state: SubscriptionState, wanted: tuple[str, ...]) -> _Change | None:
+    if state.all:
+        gone = [n for n in wanted if n not in state.excluded and n not in state.internal]
+        after = attrs.evolve(state, excluded=(*state.excluded, *gone))
+    else:
+        gone = [n for n in wanted if n in state.names and n not in state.internal]
+        after = attrs.evolve(state, names=tuple(n for n in state.names if n not in wanted))
+    if after == state:
+        return None
+    # Internal names stay subscribed on the wire: nothing to send for them.
+    commands: list[Command] = [NixEvent(names=tuple(gone))] if gone else []
+    return _Change(after, commands, "unsubscribe")
+
+
+def _plan_unsubscribe_custom(state: SubscriptionState, wanted: tuple[str, ...]) -> _Change | None:
+    gone = tuple(s for s in wanted if s in state.custom)
+    if not gone:
+        return None
+    after = attrs.evolve(state, custom=tuple(s for s in state.custom if s not in gone))
+    return _Change(after, [NixEvent(names=(), custom=gone)], "unsubscribe")
+
+
+def _plan_format(state: SubscriptionState, fmt: EventFormat) -> _Change | None:
+    if fmt is state.format:
+        return None
+    after = attrs.evolve(state, format=fmt)
+    return _Change(after, [EventSubscribe(format=fmt, names=(after.internal[0],))], "format")
+
+
+def _plan_filters(state: SubscriptionState, filters: tuple[tuple[str, str], ...]) -> _Change | None:
+    if filters == state.filters:
+        return None
+    after = attrs.evolve(state, filters=filters)
+    return _Change(after, filter_commands(state, after), "filter")
+
+
+def _event(state: SubscriptionState, names: Iterable[str]) -> EventSubscribe:
+    return EventSubscribe(format=state.format, names=tuple(names))

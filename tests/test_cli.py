@@ -411,3 +411,18 @@ def test_simulate_options_and_listen_url() -> None:
 def test_gap_record_schema() -> None:
     gap = StreamGap(GapReason.OVERFLOW, dropped=7, generation=3)
     assert gap_record(gap) == {"gap": "overflow", "dropped": 7, "generation": 3}
+
+
+def test_issue8_item9_misspelt_event_name_exits_2_naming_the_closest() -> None:
+    proc = run_cli("--url", "esl://x@127.0.0.1:1", "events", "CHANNEL_ANSWR")
+    assert proc.returncode == 2
+    assert "unknown FreeSWITCH event name 'CHANNEL_ANSWR'" in proc.stderr
+    assert "CHANNEL_ANSWER" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_issue9_item10_unencoded_hash_in_url_exits_2_without_the_password() -> None:
+    proc = run_cli("--url", "esl://Sup3r#S3cret@pbx.example", "api", "status")
+    assert proc.returncode == 2
+    assert "percent-encode" in proc.stderr
+    assert "Sup3r" not in proc.stderr and "S3cret" not in proc.stderr

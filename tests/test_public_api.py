@@ -26,7 +26,8 @@ PINNED_TOP_LEVEL = {
     "InvalidArgumentError", "RefusedError", "ServerError", "UnknownEventNameError",
     "WorkInterruptedError",
     # issue 11: calls as structured scopes
-    "Call", "CallEndedError", "CallState", "ENDED_WHILE_DISCONNECTED", "Hangup", "OriginateError",
+    "Call", "CallEndedError", "CallError", "CallState", "ENDED_WHILE_DISCONNECTED", "Hangup",
+    "OriginateError",
 }  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from .._errors import (
     DrainError,
     HandshakeError,
     NotReadyError,
+    UnknownEventNameError,
 )
 from ..protocol import EslError, LocalProtocolError, ProtocolError
 
@@ -122,6 +123,8 @@ def classify(error: BaseException, target: str, *, connected: bool) -> CliError:
             f"authentication rejected by {target} (-ERR {error.reason or 'invalid'}) "
             "— check the password (or user@domain) in --url / ESL_TRIO_URL",
         )
+    if isinstance(error, UnknownEventNameError):
+        return CliError(ExitCode.USAGE, str(error))
     if isinstance(error, LocalProtocolError):
         return CliError(ExitCode.USAGE, f"invalid command: {error}")
     if isinstance(error, HandshakeError | ProtocolError):

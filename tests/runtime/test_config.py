@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+from pathlib import Path
+from urllib.parse import quote
 
 import attrs
 import pytest
+import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from esl_trio import (
     BackpressureConfig,
+    EslError,
     EventFormat,
     HeartbeatConfig,
+    ReplayConfig,
     RetryPolicy,
     RuntimeConfig,
     SubscriptionConfig,
     Timeouts,
+    open_esl_runtime,
 )
+from esl_trio.protocol import Exit
+from esl_trio.testing import open_fake_freeswitch
+
+from .conftest import base_config
 
 
 def test_defaults_B_WIRE_1() -> None:
@@ -129,3 +142,132 @@ def test_other_groups_validate() -> None:
         SubscriptionConfig(events="CHANNEL_ANSWER")  # type: ignore[arg-type]
     assert SubscriptionConfig(filters={"Unique-ID": "x"}).filters == (("Unique-ID", "x"),)
     assert SubscriptionConfig(format="plain").format is EventFormat.PLAIN  # type: ignore[arg-type]
+
+
+def test_issue10_item9_exit_budget_is_validated_like_the_others() -> None:
+    assert Timeouts().exit == 1.0
+    assert Timeouts(exit=0.25).exit == 0.25
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="exit must be a positive number of seconds"):
+            Timeouts(exit=bad)
+
+
+class _StuckWrites(trio.abc.Stream):
+    """A client stream whose writes of one command never complete until it is closed.
+
+    Models a socket the peer stopped reading while that command was being written, so the
+    drain's ``exit`` has to wait for the send lock.
+    """
+
+    def __init__(self, inner: trio.abc.Stream, stuck: bytes) -> None:
+        self.inner = inner
+        self.stuck = stuck
+        self.closed = trio.Event()
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if self.stuck in bytes(data):
+            await self.closed.wait()
+            raise trio.ClosedResourceError("closed while writing")
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        self.closed.set()
+        await self.inner.aclose()
+
+
+@pytest.mark.parametrize("exit_budget", [0.5, 3.0])
+async def test_issue10_item9_exit_waits_at_most_timeouts_exit(
+    exit_budget: float, autojump_clock: trio.abc.Clock
+) -> None:
+    async with open_fake_freeswitch() as fs:
+
+        async def connect() -> trio.abc.Stream:
+            return _StuckWrites(await fs.connect(), b"api stuck")
+
+        config = attrs.evolve(
+            base_config(),
+            timeouts=Timeouts(exit=exit_budget, write=100.0, api=100.0),
+            backpressure=BackpressureConfig(drain_timeout=2.0),
+        )
+        async with trio.open_nursery() as nursery:
+            async with open_esl_runtime(config, connector=connect) as rt:
+
+                async def stuck_call() -> None:
+                    with contextlib.suppress(EslError):
+                        await rt.api("stuck")
+
+                nursery.start_soon(stuck_call)
+                await trio.sleep(0.1)
+                start = trio.current_time()
+            # drain (2 s: the stuck api never settles), then exit waits for the send lock
+            assert trio.current_time() - start == pytest.approx(2.0 + exit_budget)
+        assert not any(isinstance(command, Exit) for _, command in fs.commands)
+
+
+# -- issue 9 item 10: unencoded '#', '/' or '?' in the password ---------------------------
+
+_REFUSAL = "the esl:// URL has a '#', '/' or '?' after the scheme, which ends the host part"
+_REFUSAL += " early; percent-encode them in the password ('#' as %23, '/' as %2F, '?' as %3F;"
+_REFUSAL += " also '@' as %40, ':' as %3A, '%' as %25)"
+_PASSWORD_CHARS = st.characters(blacklist_characters="\r\n\0", blacklist_categories=["Cs"])
+
+
+def test_issue9_item10_unencoded_hash_is_refused_without_echoing_the_password() -> None:
+    with pytest.raises(ValueError, match="percent-encode") as caught:
+        RuntimeConfig.from_url("esl://Sup3r#S3cret@pbx.example")
+    assert "Sup3r" not in str(caught.value) and "S3cret" not in str(caught.value)
+    assert "pbx.example" not in str(caught.value)  # nothing of the URL at all
+    assert RuntimeConfig.from_url("esl://Sup3r%23S3cret@pbx.example").password == "Sup3r#S3cret"
+    assert RuntimeConfig.from_url("esl://pw@pbx.example/").host == "pbx.example"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(_PASSWORD_CHARS, max_size=10),
+    st.sampled_from("#/?"),
+    st.text(_PASSWORD_CHARS, max_size=10),
+)
+def test_issue9_item10_any_password_with_unencoded_delimiters_is_refused(
+    head: str, delimiter: str, tail: str
+) -> None:
+    password = head + delimiter + tail
+    url = f"esl://{password}@pbx.example:8022"
+    with pytest.raises(ValueError) as caught:
+        RuntimeConfig.from_url(url)
+    # One fixed message whatever the URL: no part of the password can reach it.
+    assert str(caught.value) == _REFUSAL
+    assert "percent-encode" in _REFUSAL
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(_PASSWORD_CHARS, min_size=1, max_size=20))
+def test_issue9_item10_any_percent_encoded_password_round_trips(password: str) -> None:
+    config = RuntimeConfig.from_url(f"esl://{quote(password, safe='')}@pbx.example:8022")
+    assert (config.password, config.host, config.port) == (password, "pbx.example", 8022)
+
+
+def test_issue8_item10_replay_config_with_a_list_of_callables_type_checks(tmp_path: Path) -> None:
+    """Runs mypy --strict on a file written as a user would (typing_config_user.py)."""
+    api = pytest.importorskip("mypy.api")
+    user_file = Path(__file__).with_name("typing_config_user.py")
+    stdout, stderr, status = api.run(["--strict", "--no-error-summary", str(user_file)])
+    assert status == 0, stdout + stderr
+    # The check can fail: the same call with a sink of the wrong shape is an error.
+    bad = tmp_path / "bad_sink.py"
+    bad.write_text("from esl_trio import ReplayConfig\nReplayConfig(sinks=[len])\n")
+    stdout, stderr, status = api.run(["--strict", "--no-error-summary", str(bad)])
+    assert status == 1 and "bad_sink.py:2" in stdout, stdout + stderr
+
+
+def test_issue8_item10_replay_sinks_accept_any_iterable() -> None:
+    def sink(artifact: object) -> None:
+        pass
+
+    assert ReplayConfig(sinks=[sink]).sinks == (sink,)
+    assert ReplayConfig(sinks=iter([sink])).sinks == (sink,)

@@ -10,12 +10,14 @@ import re
 from pathlib import Path
 
 import pytest
+import trio
 
 import esl_trio
 import esl_trio._errors as errors_module
 import esl_trio.protocol
 from esl_trio import (
     AuthenticationError,
+    BackpressureConfig,
     BackpressureError,
     CommandError,
     CommandTimeoutError,
@@ -26,16 +28,21 @@ from esl_trio import (
     DrainError,
     DrainRefusedError,
     EslError,
+    EslRuntime,
     EslTimeoutError,
     HandshakeError,
     InvalidArgumentError,
     LocalProtocolError,
     NotReadyError,
     RefusedError,
+    RuntimeState,
     ServerError,
     UnknownEventNameError,
     WorkInterruptedError,
 )
+from esl_trio.testing import FakeFreeSwitch
+
+from .conftest import OpenRuntime
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -163,3 +170,39 @@ def test_issue10_item7_old_constructors_still_work() -> None:
     assert isinstance(UnknownEventNameError("X", ()), ValueError)
     assert CommandError("api x", "-ERR no").reason == "no"
     assert AuthenticationError("invalid").reason == "invalid"
+
+
+async def test_issue8_item7_drain_cut_says_written_and_drain_refusal_says_not(
+    autojump_clock: trio.abc.Clock, fs: FakeFreeSwitch, open_runtime: OpenRuntime
+) -> None:
+    cut: list[BaseException] = []
+
+    async def held_call(rt: EslRuntime) -> None:
+        try:
+            await rt.api("echo", "held")
+        except EslError as exc:
+            cut.append(exc)
+
+    # Errors are collected, not raised, inside the nursery: raising there would cancel the
+    # drain half-way. fail_after turns a hang into a failure on the virtual clock.
+    refused: list[BaseException] = []
+    with trio.fail_after(60):
+        async with open_runtime(backpressure=BackpressureConfig(drain_timeout=2.0)) as rt:
+            fs.hold_replies()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(held_call, rt)
+                await fs.wait_command("api echo held")
+                nursery.start_soon(rt.aclose)
+                await rt.wait_state(RuntimeState.DRAINING)
+                count = len(fs.commands)
+                try:
+                    await rt.api("status")
+                except EslError as exc:
+                    refused.append(exc)
+                assert len(fs.commands) == count  # refused: nothing written
+    (refusal,) = refused
+    assert isinstance(refusal, DrainRefusedError) and isinstance(refusal, RefusedError)
+    assert isinstance(refusal, DrainError) and refusal.written is False
+    (error,) = cut
+    assert isinstance(error, DrainCutError) and isinstance(error, WorkInterruptedError)
+    assert error.written is True  # it was on the wire, exactly like ConnectionLostError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from esl_trio import EventFormat, SubscriptionConfig
-from esl_trio._subscriptions import SubscriptionState, filter_commands
+from esl_trio._subscriptions import SubscriptionState, filter_commands, restore_commands
 
 
 def wire(commands: list[object]) -> list[bytes]:
@@ -20,7 +20,7 @@ def test_restore_order_events_then_filters_B_SUBS_10() -> None:
         ),
         heartbeat=True,
     )
-    assert wire(state.restore_commands()) == [
+    assert wire(restore_commands(state)) == [
         b"event plain BACKGROUND_JOB HEARTBEAT CHANNEL_CREATE CUSTOM sofia::register\n\n",
         b"filter Event-Name BACKGROUND_JOB\n\n",
         b"filter Event-Name HEARTBEAT\n\n",  # liveness events survive user filters too
@@ -30,7 +30,7 @@ def test_restore_order_events_then_filters_B_SUBS_10() -> None:
 
 def test_all_with_exclusions_restores_with_nixevent_B_SUBW_2() -> None:
     state = SubscriptionState(all=True, excluded=("HEARTBEAT",))
-    assert wire(state.restore_commands()) == [b"event json ALL\n\n", b"nixevent HEARTBEAT\n\n"]
+    assert wire(restore_commands(state)) == [b"event json ALL\n\n", b"nixevent HEARTBEAT\n\n"]
 
 
 def test_job_filter_only_while_user_filters_exist_G_2() -> None:
