@@ -50,6 +50,7 @@ from ._errors import (
     DrainRefusedError,
     NotReadyError,
 )
+from ._event_names import check_event_names
 from ._health import ErrorRecord, HealthSnapshot, Permissions
 from ._hub import EventHub, EventReceiver
 from ._jobs import BackgroundJob, JobTracker
@@ -111,8 +112,10 @@ class EventStream:
         ``async with`` (closes on exit) and ``async for`` over it; items are :class:`Event`
         objects or :class:`StreamGap` markers.
         """
+        # A misspelt name would match nothing, silently: refuse it with the closest names.
+        checked = [n.removeprefix("SWITCH_EVENT_") for n in check_event_names(names)]
         return self._hub.open(
-            names,
+            checked,
             subclasses,
             unique_id=unique_id,
             max_buffer=max_buffer,

@@ -389,6 +389,30 @@ async def test_events_follow_a_server_restart_and_print_the_gap(
     assert all(r["generation"] == 2 and r["event"] == "CHANNEL_CREATE" for r in after)
 
 
+async def test_issue8_item17_events_tell_each_retry_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async with open_simulated_pbx(seed=3, calls_per_second=20, hold_time=0.2) as pbx:
+        port = await pbx.serve_tcp()
+        argv = ["--url", f"esl://ClueCon@127.0.0.1:{port}", "events", "CHANNEL_CREATE"]
+        err = ""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(cmd_events, build_parser().parse_args(argv))
+            with trio.fail_after(10):
+                out = ""
+                while '"generation": 1' not in out:
+                    await trio.sleep(0.05)
+                    out += capsys.readouterr().out
+                await pbx.restart()
+                while "reconnected" not in err:
+                    await trio.sleep(0.05)
+                    err += capsys.readouterr().err
+            nursery.cancel_scope.cancel()
+    assert "lost" in err and "reconnecting" in err
+    assert "attempt 1 in " in err  # the attempt number and the delay before it
+    assert "ClueCon" not in err
+
+
 def test_split_command() -> None:
     assert split_command(["show", "channels", "as", "json"]) == ("show", "channels as json")
     assert split_command(["  uptime  "]) == ("uptime", "")

@@ -13,7 +13,7 @@ from .._config import RetryPolicy, SubscriptionConfig
 from .._hub import EventReceiver
 from .._receivers import StreamGap
 from .._runtime import EslRuntime
-from .._state import RuntimeState
+from .._state import StateChange, Transition
 from ._connect import Target, connected, target_from_args
 from ._errors import CliError, ExitCode, redact
 from ._output import Printer
@@ -101,6 +101,8 @@ async def cmd_events(args: argparse.Namespace) -> int:
     sub = subscription_for(args.names, args)
     target = target_from_args(args).with_overrides(subscriptions=sub, retry=FOLLOW_RETRY)
     printer = Printer(json_lines={"json": True, "text": False}.get(args.output))
+    if not args.quiet and sys.stderr.isatty():
+        note(f"connecting to {target.display} ...")
     async with connected(target) as rt, trio.open_nursery() as nursery:
         if not args.quiet:
             nursery.start_soon(report_reconnects, rt, target)
@@ -127,11 +129,15 @@ async def stream_events(receiver: EventReceiver, printer: Printer, limit: int | 
 
 
 async def report_reconnects(rt: EslRuntime, target: Target) -> None:
-    """Tell the user (on stderr) when the connection drops and comes back."""
-    while True:
-        await rt.wait_state(RuntimeState.RECONNECTING)
-        lost = rt.health().last_disconnect
-        reason = f" ({lost.message})" if lost else ""
-        note(f"connection to {target.display} lost{reason}; reconnecting")
-        await rt.wait_state(RuntimeState.READY)
-        note(f"reconnected to {target.display} (generation {rt.health().generation})")
+    """Tell the user (on stderr) when the connection drops, each retry, and when it is back."""
+    async with rt.state_changes() as changes:
+        async for change in changes:
+            if not isinstance(change, StateChange):
+                continue  # a dropped transition: the next one still says where we are
+            if change.transition is Transition.LOST:
+                reason = f" ({change.error})" if change.error else ""
+                note(f"connection to {target.display} lost{reason}; reconnecting")
+            elif change.transition is Transition.BACK_OFF and change.delay is not None:
+                note(f"attempt {change.attempt} in {change.delay:.1f} s")
+            elif change.transition is Transition.READY:
+                note(f"reconnected to {target.display} (generation {rt.health().generation})")

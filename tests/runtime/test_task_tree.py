@@ -600,3 +600,13 @@ async def test_issue8_item17_operations_log_one_line_each_never_per_event(
     assert "drained and closed" in text
     assert "Sup3r-S3cret-Pw" not in text
     assert len(caplog.records) < 20  # 50 events, no line for any of them
+
+
+async def test_issue8_item9_a_misspelt_receiver_name_is_refused(rt: EslRuntime) -> None:
+    from esl_trio import UnknownEventNameError
+
+    with pytest.raises(UnknownEventNameError, match="CHANNEL_ANSWER") as caught:
+        rt.events.receiver("CHANNEL_ANSWR")
+    assert "CHANNEL_ANSWER" in caught.value.suggestions
+    async with rt.events.receiver("channel_answer", "SWITCH_EVENT_HEARTBEAT") as ok:
+        assert ok.statistics().buffered == 0
