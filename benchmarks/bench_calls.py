@@ -25,14 +25,9 @@ from pathlib import Path
 
 import trio
 
-from esl_trio import (
-    EslRuntime,
-    EventFormat,
-    HeartbeatConfig,
-    RuntimeConfig,
-    SubscriptionConfig,
-    open_esl_runtime,
-)
+from esl_trio import EslRuntime, RuntimeConfig, open_esl_runtime
+from esl_trio.config import HeartbeatConfig, SubscriptionConfig
+from esl_trio.protocol import EventFormat
 from esl_trio.protocol.server import event_frame
 from esl_trio.testing import SimulatedPbx, open_simulated_pbx
 

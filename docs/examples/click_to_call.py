@@ -9,7 +9,8 @@ leaving the blocks hangs up what is still up.
 import trio
 import trio.testing
 
-from esl_trio import EslRuntime, HeartbeatConfig, OriginateError, RuntimeConfig, open_esl_runtime
+from esl_trio import EslRuntime, OriginateError, RuntimeConfig, open_esl_runtime
+from esl_trio.config import HeartbeatConfig
 from esl_trio.testing import open_simulated_pbx
 
 

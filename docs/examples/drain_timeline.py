@@ -16,15 +16,14 @@ import trio.testing
 
 from esl_trio import (
     BackgroundJob,
-    BackpressureConfig,
     BackpressureError,
     DrainError,
     EslRuntime,
-    HeartbeatConfig,
     RuntimeConfig,
     RuntimeState,
     open_esl_runtime,
 )
+from esl_trio.config import BackpressureConfig, HeartbeatConfig
 from esl_trio.testing import FakeFreeSwitch, open_fake_freeswitch
 
 START = 0.0

@@ -9,7 +9,8 @@ FreeSWITCH, replace it with ``RuntimeConfig.from_env()`` and no connector.
 import trio
 import trio.testing
 
-from esl_trio import HeartbeatConfig, RuntimeConfig, StreamGap, open_esl_runtime
+from esl_trio import RuntimeConfig, StreamGap, open_esl_runtime
+from esl_trio.config import HeartbeatConfig
 from esl_trio.testing import SimulatedPbx, open_simulated_pbx
 
 

@@ -10,12 +10,8 @@ import os
 
 import trio
 
-from esl_trio import (
-    CustomEvent,
-    RuntimeConfig,
-    StreamGap,
-    open_esl_runtime,
-)
+from esl_trio import RuntimeConfig, StreamGap, open_esl_runtime
+from esl_trio.protocol import CustomEvent
 from esl_trio.testing import open_fake_freeswitch
 
 SUBCLASS = "tutorial::hello"

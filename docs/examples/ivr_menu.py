@@ -6,7 +6,8 @@ Run: .venv/bin/python docs/examples/ivr_menu.py
 import trio
 import trio.testing
 
-from esl_trio import Call, HeartbeatConfig, RuntimeConfig, open_esl_runtime
+from esl_trio import Call, RuntimeConfig, open_esl_runtime
+from esl_trio.config import HeartbeatConfig
 from esl_trio.testing import SimulatedPbx, open_simulated_pbx
 
 MENU = {"1": "sales", "2": "support"}

@@ -11,7 +11,8 @@ takes the reconnect path (RetryPolicy: first retry after 1 s).
 import trio
 import trio.testing
 
-from esl_trio import HeartbeatConfig, RuntimeConfig, RuntimeState, open_esl_runtime
+from esl_trio import RuntimeConfig, RuntimeState, open_esl_runtime
+from esl_trio.config import HeartbeatConfig
 from esl_trio.testing import open_fake_freeswitch
 
 

@@ -11,18 +11,9 @@ import attrs
 import trio
 import trio.testing
 
-from esl_trio import (
-    EslError,
-    EslRuntime,
-    Event,
-    HeartbeatConfig,
-    RetryPolicy,
-    RuntimeConfig,
-    RuntimeState,
-    StreamGap,
-    SubscriptionConfig,
-    open_esl_runtime,
-)
+from esl_trio import EslError, EslRuntime, RuntimeConfig, RuntimeState, StreamGap, open_esl_runtime
+from esl_trio.config import HeartbeatConfig, RetryPolicy, SubscriptionConfig
+from esl_trio.protocol import Event
 from esl_trio.testing import FakeFreeSwitch, open_fake_freeswitch
 
 BASE = RuntimeConfig(

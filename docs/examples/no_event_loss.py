@@ -14,16 +14,9 @@ and after a burst at the end of the day, that may be a long wait.
 import trio
 import trio.testing
 
-from esl_trio import (
-    EslRuntime,
-    EventReceiver,
-    HeartbeatConfig,
-    Overflow,
-    RuntimeConfig,
-    StreamGap,
-    SubscriptionConfig,
-    open_esl_runtime,
-)
+from esl_trio import EslRuntime, Overflow, RuntimeConfig, StreamGap, open_esl_runtime
+from esl_trio.config import HeartbeatConfig, SubscriptionConfig
+from esl_trio.runtime import EventReceiver
 from esl_trio.testing import FakeFreeSwitch, open_fake_freeswitch
 
 EVENTS = ["CHANNEL_CREATE", "CHANNEL_HANGUP_COMPLETE"]

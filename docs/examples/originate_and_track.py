@@ -11,14 +11,14 @@ import trio.testing
 
 from esl_trio import (
     EslRuntime,
-    Event,
-    HeartbeatConfig,
     OriginateError,
     Receiver,
     RuntimeConfig,
     StreamGap,
     open_esl_runtime,
 )
+from esl_trio.config import HeartbeatConfig
+from esl_trio.protocol import Event
 from esl_trio.testing import open_simulated_pbx
 
 

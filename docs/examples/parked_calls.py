@@ -9,14 +9,9 @@ runtime itself adds none.
 import trio
 import trio.testing
 
-from esl_trio import (
-    ChannelEvent,
-    EslRuntime,
-    HeartbeatConfig,
-    RuntimeConfig,
-    SubscriptionConfig,
-    open_esl_runtime,
-)
+from esl_trio import EslRuntime, RuntimeConfig, open_esl_runtime
+from esl_trio.config import HeartbeatConfig, SubscriptionConfig
+from esl_trio.protocol import ChannelEvent
 from esl_trio.testing import open_simulated_pbx
 
 

@@ -5,14 +5,9 @@ Run: .venv/bin/python docs/examples/quickstart_fake.py
 
 import trio
 
-from esl_trio import (
-    ChannelEvent,
-    RuntimeConfig,
-    RuntimeState,
-    StreamGap,
-    SubscriptionConfig,
-    open_esl_runtime,
-)
+from esl_trio import RuntimeConfig, RuntimeState, StreamGap, open_esl_runtime
+from esl_trio.config import SubscriptionConfig
+from esl_trio.protocol import ChannelEvent
 from esl_trio.testing import open_fake_freeswitch
 
 

@@ -14,17 +14,15 @@ from esl_trio import (
     BackgroundJob,
     ConnectionLostError,
     EslRuntime,
-    Event,
-    EventReceiver,
-    HeartbeatConfig,
     NotReadyError,
-    RetryPolicy,
     RuntimeConfig,
     RuntimeState,
     StreamGap,
-    SubscriptionConfig,
     open_esl_runtime,
 )
+from esl_trio.config import HeartbeatConfig, RetryPolicy, SubscriptionConfig
+from esl_trio.protocol import Event
+from esl_trio.runtime import EventReceiver
 from esl_trio.testing import FakeFreeSwitch, open_fake_freeswitch
 
 

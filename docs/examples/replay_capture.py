@@ -12,14 +12,9 @@ from pathlib import Path
 
 import trio
 
-from esl_trio import (
-    JsonLinesSink,
-    ReplayConfig,
-    RuntimeConfig,
-    SubscriptionConfig,
-    load_capture,
-    open_esl_runtime,
-)
+from esl_trio import RuntimeConfig, open_esl_runtime
+from esl_trio.config import ReplayConfig, SubscriptionConfig
+from esl_trio.replay import JsonLinesSink, load_capture
 from esl_trio.testing import open_fake_freeswitch
 
 CALL_EVENTS = ["CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE"]

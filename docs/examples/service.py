@@ -21,13 +21,13 @@ from esl_trio import (
     AuthenticationError,
     EslError,
     EslRuntime,
-    HandshakeError,
     RuntimeConfig,
     RuntimeState,
     StreamGap,
-    SubscriptionConfig,
     open_esl_runtime,
 )
+from esl_trio.config import SubscriptionConfig
+from esl_trio.errors import HandshakeError
 
 log = logging.getLogger("cdr-service")
 EX_CONFIG = 78

@@ -14,17 +14,14 @@ import trio
 from esl_trio import (
     CommandTimeoutError,
     EslRuntime,
-    Event,
     GapReason,
-    HeartbeatConfig,
     RuntimeConfig,
     RuntimeState,
     StreamGap,
-    SubscriptionConfig,
-    Timeouts,
     open_esl_runtime,
 )
-from esl_trio.protocol import Api
+from esl_trio.config import HeartbeatConfig, SubscriptionConfig, Timeouts
+from esl_trio.protocol import Api, Event
 from esl_trio.testing import FakeFreeSwitch
 
 

@@ -11,15 +11,10 @@ from pathlib import Path
 
 import trio
 
-from esl_trio import (
-    EslRuntime,
-    Event,
-    HeartbeatConfig,
-    RuntimeConfig,
-    StreamGap,
-    load_capture,
-    open_esl_runtime,
-)
+from esl_trio import EslRuntime, RuntimeConfig, StreamGap, open_esl_runtime
+from esl_trio.config import HeartbeatConfig
+from esl_trio.protocol import Event
+from esl_trio.replay import load_capture
 from esl_trio.testing import FakeFreeSwitch, ReplayScript
 
 CAPTURE = Path(__file__).with_name("incident.jsonl")

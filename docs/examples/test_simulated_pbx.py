@@ -10,15 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 import trio
 
-from esl_trio import (
-    ChannelEvent,
-    EslRuntime,
-    HeartbeatConfig,
-    RuntimeConfig,
-    StreamGap,
-    SubscriptionConfig,
-    open_esl_runtime,
-)
+from esl_trio import EslRuntime, RuntimeConfig, StreamGap, open_esl_runtime
+from esl_trio.config import HeartbeatConfig, SubscriptionConfig
+from esl_trio.protocol import ChannelEvent
 from esl_trio.testing import SimulatedPbx
 
 # -- the code under test: count the calls that were answered, then hung up ------------------

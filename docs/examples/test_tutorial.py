@@ -13,14 +13,12 @@ import trio.testing
 from esl_trio import (
     CommandTimeoutError,
     EslRuntime,
-    HeartbeatConfig,
     RuntimeConfig,
     RuntimeState,
     StreamGap,
-    SubscriptionConfig,
-    Timeouts,
     open_esl_runtime,
 )
+from esl_trio.config import HeartbeatConfig, SubscriptionConfig, Timeouts
 from esl_trio.testing import FakeFreeSwitch
 
 # -- the application under test (in a real project: its own module) -----------------------

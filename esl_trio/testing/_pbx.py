@@ -4,7 +4,8 @@ r"""A small live switch on top of the fake FreeSWITCH: calls, channels, ``status
 FreeSWITCH with a loopback endpoint and some traffic, for demos, CLIs and end-to-end tests::
 
     import trio
-    from esl_trio import HeartbeatConfig, RuntimeConfig, SubscriptionConfig, open_esl_runtime
+    from esl_trio import RuntimeConfig, open_esl_runtime
+    from esl_trio.config import HeartbeatConfig, SubscriptionConfig
     from esl_trio.testing import open_simulated_pbx
 
     async def main():

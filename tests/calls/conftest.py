@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from esl_trio import EslRuntime, HeartbeatConfig, RetryPolicy, RuntimeConfig, open_esl_runtime
+from esl_trio import EslRuntime, RuntimeConfig, open_esl_runtime
+from esl_trio.config import HeartbeatConfig, RetryPolicy
 from esl_trio.testing import SimulatedPbx, open_simulated_pbx
 
 

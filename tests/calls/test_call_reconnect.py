@@ -6,18 +6,17 @@ import pytest
 import trio
 
 from esl_trio import (
-    ENDED_WHILE_DISCONNECTED,
     ConnectionLostError,
     EslRuntime,
     GapReason,
-    Hangup,
     NotReadyError,
     OriginateError,
-    RetryPolicy,
     RuntimeState,
     StreamGap,
     open_esl_runtime,
 )
+from esl_trio.calls import ENDED_WHILE_DISCONNECTED, Hangup
+from esl_trio.config import RetryPolicy
 from esl_trio.testing import SimulatedPbx
 
 from .conftest import call_config

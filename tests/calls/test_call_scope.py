@@ -5,14 +5,10 @@ from __future__ import annotations
 import pytest
 import trio
 
-from esl_trio import (
-    CallEndedError,
-    EslRuntime,
-    Event,
-    Hangup,
-    LocalProtocolError,
-    OriginateError,
-)
+from esl_trio import EslRuntime, OriginateError
+from esl_trio.calls import Hangup
+from esl_trio.errors import CallEndedError, LocalProtocolError
+from esl_trio.protocol import Event
 from esl_trio.testing import SimulatedPbx
 
 

@@ -11,14 +11,11 @@ import trio
 import trio.lowlevel
 from hypothesis import given
 
-from esl_trio import (
-    BackpressureConfig,
-    ChannelEvent,
-    EslRuntime,
-    LocalProtocolError,
-    open_esl_runtime,
-)
+from esl_trio import EslRuntime, open_esl_runtime
 from esl_trio._call_dial import format_variables
+from esl_trio.config import BackpressureConfig
+from esl_trio.errors import LocalProtocolError
+from esl_trio.protocol import ChannelEvent
 from esl_trio.testing import SimulatedPbx, open_simulated_pbx
 
 from .conftest import call_config

@@ -49,20 +49,15 @@ from hypothesis.control import event as hypothesis_event
 from esl_trio import (
     BackgroundJob,
     EslError,
-    Event,
-    EventDecodeError,
-    HeartbeatConfig,
-    Limits,
     NotReadyError,
-    ReconnectPhase,
-    RetryPolicy,
     RuntimeConfig,
     RuntimeState,
     StreamGap,
-    SubscriptionConfig,
-    Timeouts,
     open_esl_runtime,
 )
+from esl_trio.config import HeartbeatConfig, Limits, RetryPolicy, SubscriptionConfig, Timeouts
+from esl_trio.errors import EventDecodeError
+from esl_trio.health import ReconnectPhase
 from esl_trio.protocol import (
     NEED_DATA,
     Api,
@@ -70,6 +65,7 @@ from esl_trio.protocol import (
     BgApi,
     ClientProtocol,
     CommandReader,
+    Event,
     EventFormat,
     Headers,
     LogLine,

@@ -18,14 +18,12 @@ import trio
 from esl_trio import (
     CommandTimeoutError,
     ConnectionLostError,
-    HeartbeatEvent,
-    RetryPolicy,
     RuntimeConfig,
     RuntimeState,
-    SubscriptionConfig,
-    Timeouts,
     open_esl_runtime,
 )
+from esl_trio.config import RetryPolicy, SubscriptionConfig, Timeouts
+from esl_trio.protocol import HeartbeatEvent
 
 LIVE_URL = os.environ.get("ESL_TRIO_LIVE_URL")
 pytestmark = [

@@ -18,7 +18,8 @@ import os
 import pytest
 import trio
 
-from esl_trio import ChannelEvent, OriginateError, RuntimeConfig, StreamGap, open_esl_runtime
+from esl_trio import OriginateError, RuntimeConfig, StreamGap, open_esl_runtime
+from esl_trio.protocol import ChannelEvent
 
 LIVE_URL = os.environ.get("ESL_TRIO_LIVE_URL")
 pytestmark = [

@@ -13,7 +13,8 @@ from typing import Any
 import attrs
 import pytest
 
-from esl_trio import EslRuntime, HeartbeatConfig, RetryPolicy, RuntimeConfig, open_esl_runtime
+from esl_trio import EslRuntime, RuntimeConfig, open_esl_runtime
+from esl_trio.config import HeartbeatConfig, RetryPolicy
 from esl_trio.testing import FakeFreeSwitch, open_fake_freeswitch
 
 OpenRuntime = Callable[..., AbstractAsyncContextManager[EslRuntime]]

@@ -13,19 +13,16 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from esl_trio import (
+from esl_trio import EslError, RuntimeConfig, open_esl_runtime
+from esl_trio.config import (
     BackpressureConfig,
-    EslError,
-    EventFormat,
     HeartbeatConfig,
     ReplayConfig,
     RetryPolicy,
-    RuntimeConfig,
     SubscriptionConfig,
     Timeouts,
-    open_esl_runtime,
 )
-from esl_trio.protocol import Exit
+from esl_trio.protocol import EventFormat, Exit
 from esl_trio.testing import open_fake_freeswitch
 
 from .conftest import base_config
@@ -260,7 +257,7 @@ def test_issue8_item10_replay_config_with_a_list_of_callables_type_checks(tmp_pa
     assert status == 0, stdout + stderr
     # The check can fail: the same call with a sink of the wrong shape is an error.
     bad = tmp_path / "bad_sink.py"
-    bad.write_text("from esl_trio import ReplayConfig\nReplayConfig(sinks=[len])\n")
+    bad.write_text("from esl_trio.config import ReplayConfig\nReplayConfig(sinks=[len])\n")
     stdout, stderr, status = api.run(["--strict", "--no-error-summary", str(bad)])
     assert status == 1 and "bad_sink.py:2" in stdout, stdout + stderr
 

@@ -17,28 +17,30 @@ import esl_trio._errors as errors_module
 import esl_trio.protocol
 from esl_trio import (
     AuthenticationError,
-    BackpressureConfig,
     BackpressureError,
     CommandError,
     CommandTimeoutError,
     ConnectError,
     ConnectionLostError,
     ConnectionSetupError,
-    DrainCutError,
     DrainError,
-    DrainRefusedError,
     EslError,
     EslRuntime,
     EslTimeoutError,
-    HandshakeError,
     InvalidArgumentError,
-    LocalProtocolError,
     NotReadyError,
     RefusedError,
     RuntimeState,
     ServerError,
-    UnknownEventNameError,
     WorkInterruptedError,
+)
+from esl_trio.config import BackpressureConfig
+from esl_trio.errors import (
+    DrainCutError,
+    DrainRefusedError,
+    HandshakeError,
+    LocalProtocolError,
+    UnknownEventNameError,
 )
 from esl_trio.testing import FakeFreeSwitch
 

@@ -14,25 +14,20 @@ import trio
 
 from esl_trio import (
     AuthenticationError,
-    BackpressureConfig,
     BackpressureError,
     CommandError,
     ConnectionLostError,
     DrainError,
     EslRuntime,
-    Event,
     GapReason,
-    HeartbeatConfig,
-    ReconnectPhase,
-    RetryPolicy,
     RuntimeConfig,
     RuntimeState,
-    StopReason,
     StreamGap,
-    SubscriptionConfig,
     open_esl_runtime,
 )
-from esl_trio.protocol import Auth, EventSubscribe, FilterAdd
+from esl_trio.config import BackpressureConfig, HeartbeatConfig, RetryPolicy, SubscriptionConfig
+from esl_trio.health import ReconnectPhase, StopReason
+from esl_trio.protocol import Auth, Event, EventSubscribe, FilterAdd
 from esl_trio.testing import FakeFreeSwitch, UserCredentials, open_fake_freeswitch
 from tests.runtime.conftest import OpenRuntime, base_config
 

@@ -8,7 +8,9 @@ import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from esl_trio import Event, SubscriptionConfig, open_esl_runtime
+from esl_trio import open_esl_runtime
+from esl_trio.config import SubscriptionConfig
+from esl_trio.protocol import Event
 from esl_trio.testing import open_fake_freeswitch
 from tests.runtime.conftest import base_config
 

@@ -13,9 +13,10 @@ import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
-from esl_trio import GapReason, LogStream, NotReadyError, Overflow, Receiver, StreamGap
+from esl_trio import GapReason, NotReadyError, Overflow, Receiver, StreamGap
 from esl_trio._logs import LogRouter
 from esl_trio._receivers import Feed, open_receiver
+from esl_trio.runtime import LogStream
 
 PRODUCER_METHODS = ("offer", "mark_gap", "flush_gap", "wait_writable", "deliver", "_on_close")
 

@@ -10,16 +10,14 @@ import trio
 
 from esl_trio import (
     AuthenticationError,
-    Event,
     GapReason,
-    LogLine,
     NotReadyError,
     Receiver,
-    RetryPolicy,
     RuntimeState,
     StreamGap,
-    SubscriptionConfig,
 )
+from esl_trio.config import RetryPolicy, SubscriptionConfig
+from esl_trio.protocol import Event, LogLine
 from esl_trio.testing import FakeFreeSwitch
 from tests.runtime.conftest import OpenRuntime
 

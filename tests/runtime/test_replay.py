@@ -7,15 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from esl_trio import (
-    Event,
-    JsonLinesSink,
-    ReplayArtifact,
-    ReplayConfig,
-    SubscriptionConfig,
-    load_capture,
-    open_esl_runtime,
-)
+from esl_trio import open_esl_runtime
+from esl_trio.config import ReplayConfig, SubscriptionConfig
+from esl_trio.protocol import Event
+from esl_trio.replay import JsonLinesSink, ReplayArtifact, load_capture
 from esl_trio.testing import FakeFreeSwitch, ReplayScript, open_fake_freeswitch
 from tests.runtime.conftest import base_config
 

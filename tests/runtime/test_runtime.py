@@ -9,24 +9,29 @@ import pytest
 import trio
 
 from esl_trio import (
-    ApiReply,
     AuthenticationError,
-    BackgroundJobEvent,
     CommandError,
     CommandTimeoutError,
     ConnectError,
     ConnectionLostError,
     EslRuntime,
-    Event,
-    HandshakeError,
     NotReadyError,
-    RetryPolicy,
     RuntimeState,
     StreamGap,
-    Timeouts,
     open_esl_runtime,
 )
-from esl_trio.protocol import Api, Auth, BgApi, EventSubscribe, Exit
+from esl_trio.config import RetryPolicy, Timeouts
+from esl_trio.errors import HandshakeError
+from esl_trio.protocol import (
+    Api,
+    ApiReply,
+    Auth,
+    BackgroundJobEvent,
+    BgApi,
+    Event,
+    EventSubscribe,
+    Exit,
+)
 from esl_trio.testing import FakeFreeSwitch, open_fake_freeswitch
 from tests.runtime.conftest import OpenRuntime, base_config, drained_names
 

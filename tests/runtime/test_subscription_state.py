@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from esl_trio import EventFormat, SubscriptionConfig
 from esl_trio._subscriptions import SubscriptionState, filter_commands, restore_commands
+from esl_trio.config import SubscriptionConfig
+from esl_trio.protocol import EventFormat
 
 
 def wire(commands: list[object]) -> list[bytes]:

@@ -6,14 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from esl_trio import (
-    EslRuntime,
-    InvalidArgumentError,
-    LocalProtocolError,
-    SubscriptionConfig,
-    UnknownEventNameError,
-)
+from esl_trio import EslRuntime, InvalidArgumentError
 from esl_trio._event_names import EVENT_NAMES, check_event_names
+from esl_trio.config import SubscriptionConfig
+from esl_trio.errors import LocalProtocolError, UnknownEventNameError
 from esl_trio.testing import FakeFreeSwitch
 from esl_trio.testing._subscriptions import EVENT_NAMES as FAKE_EVENT_NAMES
 

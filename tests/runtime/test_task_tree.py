@@ -19,16 +19,12 @@ import trio.testing
 
 from esl_trio import (
     BackgroundJob,
-    BackpressureConfig,
     CommandTimeoutError,
     ConnectionLostError,
     DrainError,
     EslRuntime,
-    HeartbeatConfig,
     NotReadyError,
-    RetryPolicy,
     RuntimeState,
-    Timeouts,
     open_esl_runtime,
 )
 from esl_trio import _connection as connection_module
@@ -41,6 +37,7 @@ from esl_trio._state import (
     Transition,
     next_pair,
 )
+from esl_trio.config import BackpressureConfig, HeartbeatConfig, RetryPolicy, Timeouts
 from esl_trio.testing import FakeFreeSwitch
 
 from .conftest import OpenRuntime, base_config
@@ -603,7 +600,7 @@ async def test_issue8_item17_operations_log_one_line_each_never_per_event(
 
 
 async def test_issue8_item9_a_misspelt_receiver_name_is_refused(rt: EslRuntime) -> None:
-    from esl_trio import UnknownEventNameError
+    from esl_trio.errors import UnknownEventNameError
 
     with pytest.raises(UnknownEventNameError, match="CHANNEL_ANSWER") as caught:
         rt.events.receiver("CHANNEL_ANSWR")

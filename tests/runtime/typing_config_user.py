@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import assert_type
 
-from esl_trio import JsonLinesSink, ReplayArtifact, ReplayConfig, ReplaySink
+from esl_trio.config import ReplayConfig
+from esl_trio.replay import JsonLinesSink, ReplayArtifact, ReplaySink
 
 
 def print_sink(artifact: ReplayArtifact) -> None:

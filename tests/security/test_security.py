@@ -29,21 +29,10 @@ import attrs
 import pytest
 import trio
 
-from esl_trio import (
-    AuthenticationError,
-    EslRuntime,
-    HeartbeatConfig,
-    JsonLinesSink,
-    Limits,
-    ReplayConfig,
-    RetryPolicy,
-    RuntimeConfig,
-    RuntimeState,
-    SendMsg,
-    SubscriptionConfig,
-    open_esl_runtime,
-)
-from esl_trio.protocol import Command, SendEvent
+from esl_trio import AuthenticationError, EslRuntime, RuntimeConfig, RuntimeState, open_esl_runtime
+from esl_trio.config import HeartbeatConfig, Limits, ReplayConfig, RetryPolicy, SubscriptionConfig
+from esl_trio.protocol import Command, SendEvent, SendMsg
+from esl_trio.replay import JsonLinesSink
 from esl_trio.testing import FakeFreeSwitch, UserCredentials, open_fake_freeswitch
 
 MARKER = "INJECTED"

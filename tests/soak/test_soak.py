@@ -59,23 +59,19 @@ from esl_trio import (
     BackpressureError,
     CommandTimeoutError,
     ConnectionLostError,
-    Event,
-    EventReceiver,
     GapReason,
-    HeartbeatConfig,
     NotReadyError,
     Overflow,
-    RetryPolicy,
     RuntimeConfig,
     RuntimeState,
     StreamGap,
-    SubscriptionConfig,
-    Timeouts,
     open_esl_runtime,
 )
 from esl_trio._receivers import open_receiver
-from esl_trio.protocol import EventFormat
+from esl_trio.config import HeartbeatConfig, RetryPolicy, SubscriptionConfig, Timeouts
+from esl_trio.protocol import Event, EventFormat
 from esl_trio.protocol.server import auth_request, command_reply, event_frame
+from esl_trio.runtime import EventReceiver
 from esl_trio.testing import FakeFreeSwitch, open_fake_freeswitch
 
 EVENT = "CHANNEL_ANSWER"

@@ -15,16 +15,12 @@ import pytest
 from esl_trio import (
     CommandTimeoutError,
     ConnectionLostError,
-    HeartbeatConfig,
-    HeartbeatEvent,
-    RetryPolicy,
     RuntimeConfig,
     RuntimeState,
-    SubscriptionConfig,
-    Timeouts,
     open_esl_runtime,
 )
-from esl_trio.protocol import Api, ApiReply, BgApi, DisconnectNotice, FilterAdd
+from esl_trio.config import HeartbeatConfig, RetryPolicy, SubscriptionConfig, Timeouts
+from esl_trio.protocol import Api, ApiReply, BgApi, DisconnectNotice, FilterAdd, HeartbeatEvent
 from esl_trio.testing import SHUTDOWN_NOTICE, UserCredentials, open_fake_freeswitch
 from tests._fixtures import raw
 from tests.testing._raw_client import Closed, RawClient, connect

@@ -20,21 +20,17 @@ import trio.lowlevel
 import trio.testing
 
 import esl_trio.testing
-from esl_trio import (
+from esl_trio import EslRuntime, RuntimeConfig, RuntimeState, open_esl_runtime
+from esl_trio.config import HeartbeatConfig, RetryPolicy, SubscriptionConfig
+from esl_trio.protocol import (
     BackgroundJobEvent,
     ChannelEvent,
-    EslRuntime,
     Event,
     EventFormat,
-    EventReceiver,
-    HeartbeatConfig,
-    RetryPolicy,
-    RuntimeConfig,
-    RuntimeState,
-    SubscriptionConfig,
-    open_esl_runtime,
+    SendMsg,
+    classify,
 )
-from esl_trio.protocol import SendMsg, classify
+from esl_trio.runtime import EventReceiver
 from esl_trio.testing import _pbx
 from esl_trio.testing._pbx import SimulatedPbx, open_simulated_pbx
 from tests._fixtures import one_frame
