@@ -63,14 +63,13 @@ import itertools
 import json
 import math
 import random
-import re
 import time
 import uuid
 import xml.sax.saxutils
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final, NoReturn, TypeAlias
+from typing import Any, Final, NoReturn
 
 import attrs
 import trio
@@ -81,11 +80,18 @@ from . import _pbx_data as data
 from ._api import ApiHandler, uptime_text
 from ._fake_server import FakeFreeSwitch, open_fake_freeswitch
 from ._pbx_apps import Apps
+from ._pbx_model import (
+    Dial,
+    Header,
+    Leg,
+    Pairs,
+    SimulatedCall,
+    channel_headers,
+    parse_originate,
+    render,
+)
 
 __all__ = ["PbxStats", "SimulatedCall", "SimulatedPbx", "open_simulated_pbx"]
-
-Header: TypeAlias = tuple[str, str]
-Pairs: TypeAlias = list[Header]
 
 #: Seconds from originate to CHANNEL_PROGRESS, and to the answer (the far end's
 #: ``ring_ready; sleep 200; pre_answer; sleep 300; answer`` of the recorded same-event call).
@@ -94,13 +100,8 @@ ANSWER_AFTER: Final = 0.5
 #: Seconds between reading a ``sendmsg`` hangup and acting on it (FreeSWITCH answers ``+OK``
 #: first, then the session thread picks the message up).
 SENDMSG_LATENCY: Final = 0.01
-_DEFAULT_CALLER: Final = "0000000000"  # SWITCH_DEFAULT_CLID_NUMBER
 _STATUS_READY: Final = (
     "FreeSWITCH (Version 1.11.3-dev git cc93a68 2026-08-21 14:10:14Z 64bit) is ready\n"
-)
-_URL = re.compile(r"^(?:\{(?P<vars>[^}]*)\})?(?P<endpoint>[\w.-]+)/(?P<rest>\S+)$")
-_ORIGINATE = re.compile(
-    r"^(?P<url>\S+)\s+(?:&(?P<app>[\w:]+)(?:\((?P<data>.*?)\))?|(?P<exten>\S+))(?:\s+(?P<more>.*))?$"
 )
 
 
@@ -121,120 +122,14 @@ class PbxStats:
     events_emitted: int
 
 
-# -- the channel model -------------------------------------------------------------------------
-
-
-@attrs.define(eq=False)
-class _Leg:
-    """One channel: everything its events and its ``show channels`` row report."""
-
-    uuid: str
-    name: str
-    direction: str
-    session_id: int
-    caller_name: str
-    caller_number: str
-    callee_number: str
-    destination: str
-    context: str
-    created_us: int
-    callee_name: str = "Outbound Call"
-    running_state: str = "CS_NEW"
-    state_number: int = 0
-    call_state: str = "DOWN"
-    answer_state: str = "ringing"
-    hit_dialplan: bool = False
-    hangup_cause: str = ""
-    #: µs timestamps of what happened: answer, progress, bridge, end.
-    moments: dict[str, int] = attrs.Factory(dict)
-    variables: dict[str, str] = attrs.Factory(dict)
-    peer: _Leg | None = None
-    other_type: str = ""
-    app: str = ""
-    app_data: str = ""
-    app_uuid: str = ""
-    last_app: str = ""
-    last_arg: str = ""
-    executed: bool = False
-    #: Variables the leg gets when CHANNEL_CREATE fires (the A leg's originate variables).
-    pending: Pairs = attrs.Factory(list)
-
-    @property
-    def orig_caller_number(self) -> str:
-        """The caller before any flip (``Caller-Orig-Caller-ID-Number``, ``ANI``)."""
-        return self.variables.get("pre_transfer_caller_id_number", self.caller_number)
-
-    @property
-    def call_uuid(self) -> str:
-        return self.variables.get("call_uuid", self.uuid)
-
-    def set_var(self, name: str, value: str) -> None:
-        """Set a channel variable as FreeSWITCH does: a new value moves it to the end."""
-        self.variables.pop(name, None)
-        if value:
-            self.variables[name] = value
-
-    def flip_caller_id(self) -> None:
-        """On answer the outbound leg shows the far end as caller (``channel_cid_flipped``)."""
-        self.caller_name, self.callee_name = self.callee_name, self.caller_name
-        self.caller_number, self.callee_number = self.callee_number, self.caller_number
-
-    def values(self) -> dict[str, str]:
-        """The keys the layouts of :mod:`._pbx_data` name."""
-        moments = self.moments
-        return {
-            "running_state": self.running_state,
-            "call_state": self.call_state,
-            "state_number": str(self.state_number),
-            "name": self.name,
-            "uuid": self.uuid,
-            "direction": self.direction,
-            "hit_dialplan": "true" if self.hit_dialplan else "false",
-            "call_uuid": self.call_uuid,
-            "answer_state": self.answer_state,
-            "hangup_cause": self.hangup_cause,
-            "caller_name": self.caller_name,
-            "caller_number": self.caller_number,
-            "orig_caller_number": self.orig_caller_number,
-            "callee_name": self.callee_name,
-            "callee_number": self.callee_number,
-            "destination": self.destination,
-            "context": self.context,
-            "session_id": str(self.session_id),
-            "created_us": str(self.created_us),
-            **{f"{m}_us": str(moments.get(m, 0)) for m in ("answer", "progress", "bridge")},
-            "progress_media_us": str(moments.get("progress_media", 0)),
-            "end_us": str(moments.get("end", 0)),
-        }
-
-
-def _render(layout: data.Layout, values: dict[str, str], prefix: str = "") -> Pairs:
-    """A layout filled in; empty values are left out, as FreeSWITCH leaves them out."""
-    pairs = []
-    for header, key in layout:
-        value = key[1:] if key.startswith("=") else values[key]
-        if value:
-            pairs.append((prefix + header, value))
-    return pairs
-
-
-def _channel_headers(leg: _Leg, *, variables: bool) -> Pairs:
-    """Channel block, caller profile, the bridged peer's profile, then the variables."""
-    values = leg.values()
-    pairs = _render(data.CHANNEL_LAYOUT, values) + _render(data.PROFILE_LAYOUT, values, "Caller-")
-    if leg.peer is not None:
-        pairs.append(("Other-Type", leg.other_type))
-        pairs += _render(data.PROFILE_LAYOUT, leg.peer.values(), "Other-Leg-")
-    if variables:
-        pairs += [(f"variable_{name}", value) for name, value in leg.variables.items()]
-    return pairs
+# -- CDR variables -----------------------------------------------------------------------------
 
 
 def _stamp(micros: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(micros // 1_000_000))
 
 
-def _cdr_variables(leg: _Leg) -> Pairs:
+def _cdr_variables(leg: Leg) -> Pairs:
     """What FreeSWITCH sets before CHANNEL_HANGUP_COMPLETE: stamps, epochs, durations."""
     at = {"start": leg.created_us, "profile_start": leg.created_us, **leg.moments}
     pairs = [("digits_dialed", "none")]
@@ -271,51 +166,7 @@ def _durations(at: dict[str, int]) -> Pairs:
     return pairs
 
 
-# -- calls -------------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class _Dial:
-    """A parsed originate: where to, from whom, what the A leg runs."""
-
-    endpoint: str
-    destination: str
-    context: str
-    callee_number: str
-    variables: tuple[tuple[str, str], ...]
-    application: str
-    application_data: str
-    caller_name: str
-    caller_number: str
-
-    @property
-    def origination_uuid(self) -> str | None:
-        return dict(self.variables).get("origination_uuid") or None
-
-
-def _parse_originate(args: str) -> _Dial | None:
-    """``originate``'s arguments, or None where FreeSWITCH answers with its usage line."""
-    match = _ORIGINATE.match(args.strip())
-    url = _URL.match(match["url"]) if match else None
-    if match is None or url is None:
-        return None
-    pairs = (item.partition("=") for item in (url["vars"] or "").split(",") if "=" in item)
-    variables = tuple((name.strip(), value) for name, _, value in pairs)
-    given = dict(variables)
-    path = url["rest"].split("/")
-    more = (match["more"] or "").split()  # dialplan, context, cid_name, cid_num, timeout
-    return _Dial(
-        endpoint=url["endpoint"],
-        destination=path[0],
-        context=path[1] if len(path) > 1 else "default",
-        callee_number=path[-1],
-        variables=variables,
-        application=match["app"] or "park",
-        application_data=match["data"] or "",
-        caller_name=given.get("origination_caller_id_name", more[2] if len(more) > 2 else ""),
-        caller_number=given.get("origination_caller_id_number")
-        or (more[3] if len(more) > 3 else _DEFAULT_CALLER),
-    )
+# -- hangup causes ------------------------------------------------------------------------------
 
 
 def _cause(text: str, default: str) -> str:
@@ -325,48 +176,6 @@ def _cause(text: str, default: str) -> str:
         by_code = {code: name for name, code in data.HANGUP_CAUSES.items()}
         return by_code.get(int(word), default)
     return word if word in data.HANGUP_CAUSES else default
-
-
-@attrs.define(eq=False)
-class SimulatedCall:
-    """A call the PBX is playing: the A leg (outbound, the originate's) and the B leg (inbound).
-
-    Attributes:
-        uuid: the A leg's ``Unique-ID``: what ``originate`` answers and the key of
-            :attr:`SimulatedPbx.calls`.
-        b_leg_uuid: the B leg's ``Unique-ID``.
-        destination: the dialled number, e.g. ``"9664"``.
-        caller: the caller id number.
-        application: what the A leg runs once answered (``park`` by default).
-        hold_time: seconds from answer to hangup (``math.inf``: until killed).
-        created_at, answered_at, ended_at: trio times; None until it happens.
-        hangup_cause: why it ended (None while up).
-    """
-
-    uuid: str
-    b_leg_uuid: str
-    destination: str
-    caller: str
-    application: str
-    application_data: str
-    hold_time: float
-    created_at: float
-    _a: _Leg = attrs.field(repr=False)
-    _b: _Leg = attrs.field(repr=False)
-    answered_at: float | None = None
-    ended_at: float | None = None
-    hangup_cause: str | None = None
-    _settled: trio.Event = attrs.field(factory=trio.Event, repr=False, init=False)
-
-    @property
-    def state(self) -> str:
-        """The A leg's ``Channel-Call-State``: DOWN, RINGING, ACTIVE or HANGUP."""
-        return self._a.call_state
-
-    @property
-    def channel_names(self) -> tuple[str, str]:
-        """``Channel-Name`` of the A and B legs (``loopback/9664-a``, ``loopback/9664-b``)."""
-        return self._a.name, self._b.name
 
 
 # -- the switch: legs, scripts, events ---------------------------------------------------------
@@ -428,13 +237,13 @@ class _Switch:
     def __init__(self, fs: FakeFreeSwitch, ids: random.Random) -> None:
         self.fs = fs
         self.meter = _SessionMeter()
-        self.legs: dict[str, tuple[SimulatedCall, _Leg]] = {}
+        self.legs: dict[str, tuple[SimulatedCall, Leg]] = {}
         self.events = 0
         self._ids = ids
         #: Called right after a leg's CHANNEL_HANGUP (running applications end with it).
-        self.on_hangup: Callable[[_Leg], None] = lambda leg: None
+        self.on_hangup: Callable[[Leg], None] = lambda leg: None
         self._session_ids = itertools.count(1)
-        self._ops: dict[str, Callable[[SimulatedCall, _Leg, str], None]] = {
+        self._ops: dict[str, Callable[[SimulatedCall, Leg, str], None]] = {
             "CHANNEL_CREATE": self._create,
             "CHANNEL_CALLSTATE": self._callstate,
             "CHANNEL_PROGRESS": self._progress,
@@ -463,7 +272,7 @@ class _Switch:
 
     # -- building a call -------------------------------------------------------------------
 
-    def new_call(self, dial: _Dial, hold_time: float) -> SimulatedCall:
+    def new_call(self, dial: Dial, hold_time: float) -> SimulatedCall:
         """Both legs, created now (CHANNEL_UUID first when the originate chose the uuid)."""
         a, b = self._loopback_pair(dial)
         call = SimulatedCall(
@@ -477,7 +286,7 @@ class _Switch:
             self.emit("CHANNEL_UUID", a, pre=[("Old-Unique-ID", self.new_uuid())])
         return call
 
-    def _loopback_pair(self, dial: _Dial) -> tuple[_Leg, _Leg]:
+    def _loopback_pair(self, dial: Dial) -> tuple[Leg, Leg]:
         """The two legs of mod_loopback with their first variables (recorded order)."""
         now = self.now_us()
         base = f"{dial.endpoint}/{dial.destination}"
@@ -486,8 +295,8 @@ class _Switch:
         b = self._new_leg(self.new_uuid(), f"{base}-b", "inbound", dial, now)
         loopback = [("other_loopback_leg_uuid", a.uuid), ("loopback_leg", "B")]
         for leg, variables in (
-            (a, _render(data.A_LEG_VARIABLES, a.values())),
-            (b, [*_render(data.B_LEG_VARIABLES, b.values()), *dial.variables, *loopback]),
+            (a, render(data.A_LEG_VARIABLES, a.values())),
+            (b, [*render(data.B_LEG_VARIABLES, b.values()), *dial.variables, *loopback]),
         ):
             for name, value in variables:
                 leg.set_var(name, value)
@@ -500,8 +309,8 @@ class _Switch:
         ]
         return a, b
 
-    def _new_leg(self, leg_uuid: str, name: str, direction: str, dial: _Dial, now: int) -> _Leg:
-        return _Leg(
+    def _new_leg(self, leg_uuid: str, name: str, direction: str, dial: Dial, now: int) -> Leg:
+        return Leg(
             leg_uuid, name, direction, next(self._session_ids), dial.caller_name,
             dial.caller_number, dial.callee_number, dial.destination, dial.context, now,
         )  # fmt: skip
@@ -509,7 +318,7 @@ class _Switch:
     # -- playing scripts -------------------------------------------------------------------
 
     def run(
-        self, call: SimulatedCall, script: Iterable[data.Step], first: _Leg | None = None
+        self, call: SimulatedCall, script: Iterable[data.Step], first: Leg | None = None
     ) -> None:
         """Apply each step: move the leg's state, then perform the operation."""
         first = first or call._a
@@ -523,17 +332,17 @@ class _Switch:
             self._ops.get(name, self._plain)(call, leg, arg or name)
 
     def emit(
-        self, name: str, leg: _Leg, *, pre: Iterable[Header] = (), post: Iterable[Header] = ()
+        self, name: str, leg: Leg, *, pre: Iterable[Header] = (), post: Iterable[Header] = ()
     ) -> None:
         """Fire a channel event: its own leading headers, the leg's data, its trailing ones."""
-        headers = [*pre, *_channel_headers(leg, variables=name in data.WITH_VARIABLES), *post]
+        headers = [*pre, *channel_headers(leg, variables=name in data.WITH_VARIABLES), *post]
         self.fs.emit(name, headers, calling=data.CALLING[name])
         self.events += 1
 
-    def _plain(self, call: SimulatedCall, leg: _Leg, name: str) -> None:
+    def _plain(self, call: SimulatedCall, leg: Leg, name: str) -> None:
         self.emit(name, leg)
 
-    def _create(self, call: SimulatedCall, leg: _Leg, _: str) -> None:
+    def _create(self, call: SimulatedCall, leg: Leg, _: str) -> None:
         """The session exists: it counts, and sendmsg / uuid_exists find it."""
         for name, value in leg.pending:
             leg.set_var(name, value)
@@ -542,7 +351,7 @@ class _Switch:
         self.fs.sessions_since_startup += 1
         self.meter.created(trio.current_time())
 
-    def _callstate(self, call: SimulatedCall, leg: _Leg, state: str) -> None:
+    def _callstate(self, call: SimulatedCall, leg: Leg, state: str) -> None:
         number = str(data.CALL_STATE_NUMBERS[state])
         pre = [
             ("Original-Channel-Call-State", leg.call_state),
@@ -553,25 +362,25 @@ class _Switch:
         if state == "ACTIVE":
             leg.set_var("endpoint_disposition", "ANSWER")
 
-    def _progress(self, call: SimulatedCall, leg: _Leg, _: str) -> None:
+    def _progress(self, call: SimulatedCall, leg: Leg, _: str) -> None:
         leg.moments["progress"] = self.now_us()
         self.emit("CHANNEL_PROGRESS", leg)
 
-    def _answer(self, call: SimulatedCall, leg: _Leg, _: str) -> None:
+    def _answer(self, call: SimulatedCall, leg: Leg, _: str) -> None:
         leg.answer_state = "answered"
         leg.moments["answer"] = self.now_us()
         self.emit("CHANNEL_ANSWER", leg)
         if leg is call._a:
             call.answered_at = trio.current_time()
 
-    def _call_update(self, call: SimulatedCall, leg: _Leg, _: str) -> None:
+    def _call_update(self, call: SimulatedCall, leg: Leg, _: str) -> None:
         leg.hit_dialplan = True
         leg.set_var("pre_transfer_caller_id_number", leg.caller_number)
         leg.set_var("channel_cid_flipped", "yes")
         leg.flip_caller_id()
         self.emit("CALL_UPDATE", leg, pre=[("Direction", "RECV")])
 
-    def _execute(self, call: SimulatedCall, leg: _Leg, app: str) -> None:
+    def _execute(self, call: SimulatedCall, leg: Leg, app: str) -> None:
         app, app_data = (call.application, call.application_data) if app == "*" else (app, "")
         if not leg.executed:  # FreeSWITCH sets call_uuid again before the first application
             leg.executed = True
@@ -583,20 +392,20 @@ class _Switch:
         if app == "park":  # switch_ivr_park fires it once the channel waits
             self.emit("CHANNEL_PARK", leg)
 
-    def _application(self, leg: _Leg, response: str | None = None) -> Pairs:
+    def _application(self, leg: Leg, response: str | None = None) -> Pairs:
         pairs = [("Application", leg.app), ("Application-Data", leg.app_data)]
         if response is not None:
             pairs.append(("Application-Response", response))
         return [(n, v) for n, v in [*pairs, ("Application-UUID", leg.app_uuid)] if v]
 
-    def _execute_complete(self, call: SimulatedCall, leg: _Leg, _: str) -> None:
+    def _execute_complete(self, call: SimulatedCall, leg: Leg, _: str) -> None:
         """The running application returned (skipped when the leg runs none)."""
         if not leg.app:
             return
         self.emit("CHANNEL_EXECUTE_COMPLETE", leg, post=self._application(leg, "_none_"))
         leg.last_app, leg.last_arg, leg.app, leg.app_data = leg.app, leg.app_data, "", ""
 
-    def _bridge(self, call: SimulatedCall, leg: _Leg, _: str) -> None:
+    def _bridge(self, call: SimulatedCall, leg: Leg, _: str) -> None:
         """The legs are bridged: from now on each event names the other leg (Other-Leg-*)."""
         a, b = call._a, call._b
         b.set_var("call_uuid", a.uuid)
@@ -607,7 +416,7 @@ class _Switch:
             this.set_var("bridge_to", other.uuid)
             this.set_var("last_bridge_to", other.uuid)
 
-    def bridge_legs(self, this: _Leg, other: _Leg) -> None:
+    def bridge_legs(self, this: Leg, other: Leg) -> None:
         """``uuid_bridge``: two channels of different calls talk to each other."""
         this.moments["bridge"] = other.moments["bridge"] = self.now_us()
         this.peer, this.other_type, other.peer, other.other_type = (
@@ -625,11 +434,11 @@ class _Switch:
     def _bridge_ids(self, call: SimulatedCall) -> Pairs:
         return [("Bridge-A-Unique-ID", call._a.uuid), ("Bridge-B-Unique-ID", call._b.uuid)]
 
-    def _unbridge(self, call: SimulatedCall, leg: _Leg, _: str) -> None:
+    def _unbridge(self, call: SimulatedCall, leg: Leg, _: str) -> None:
         if call._a.peer is not None:
             self.emit("CHANNEL_UNBRIDGE", call._a, pre=self._bridge_ids(call))
 
-    def _hangup(self, call: SimulatedCall, leg: _Leg, _: str) -> None:
+    def _hangup(self, call: SimulatedCall, leg: Leg, _: str) -> None:
         cause = call.hangup_cause or "NORMAL_CLEARING"
         leg.answer_state, leg.hangup_cause = "hangup", cause
         self.emit("CHANNEL_HANGUP", leg)
@@ -638,12 +447,12 @@ class _Switch:
         leg.set_var("hangup_cause_q850", str(data.HANGUP_CAUSES[cause]))
         leg.moments["end"] = self.now_us()
 
-    def _hangup_complete(self, call: SimulatedCall, leg: _Leg, _: str) -> None:
+    def _hangup_complete(self, call: SimulatedCall, leg: Leg, _: str) -> None:
         for name, value in _cdr_variables(leg):
             leg.set_var(name, value)
         self.emit("CHANNEL_HANGUP_COMPLETE", leg, pre=[("Hangup-Cause", leg.hangup_cause)])
 
-    def _destroy(self, call: SimulatedCall, leg: _Leg, _: str) -> None:
+    def _destroy(self, call: SimulatedCall, leg: Leg, _: str) -> None:
         self.emit("CHANNEL_DESTROY", leg)
         self.fs.channels.discard(leg.uuid)
         self.legs.pop(leg.uuid, None)
@@ -653,7 +462,7 @@ class _Switch:
 # -- api output --------------------------------------------------------------------------------
 
 
-def _channel_row(leg: _Leg, hostname: str) -> dict[str, str]:
+def _channel_row(leg: Leg, hostname: str) -> dict[str, str]:
     """One row of FreeSWITCH's ``channels`` table."""
     created = leg.created_us
     pre_flip = leg.orig_caller_number
@@ -686,7 +495,7 @@ def _channel_row(leg: _Leg, hostname: str) -> dict[str, str]:
     }
 
 
-def _call_row(leg: _Leg, hostname: str) -> dict[str, str]:
+def _call_row(leg: Leg, hostname: str) -> dict[str, str]:
     """One row of the ``basic_calls`` view: a channel and, when bridged, its peer as ``b_*``."""
     own = _channel_row(leg, hostname)
     row = {column: own.get(column, "") for column in data.CALL_CHANNEL_COLUMNS}
@@ -786,7 +595,10 @@ class SimulatedPbx:
         self._rng = random.Random(seed)  # noqa: S311 - a simulation, not cryptography
         self._switch = _Switch(fs, random.Random(f"esl-trio-pbx-ids-{seed}"))  # noqa: S311
         self._timeline = _Timeline()
-        self._apps = Apps(self)
+        self._apps = Apps(
+            self._switch, after=self._timeline.after, start_call=self._start_call,
+            end=self._end, hangup=self.hangup,
+        )  # fmt: skip
         self._switch.on_hangup = self._apps.on_hangup
         self._generation = 0
         self._started = 0
@@ -826,7 +638,7 @@ class SimulatedPbx:
         """Start a call to ``destination`` (a number, or a dial string such as
         ``loopback/9664/default``); returns the A-leg uuid at once, before the answer."""
         url = destination if "/" in destination else f"loopback/{destination}"
-        dial = _parse_originate(f"{{origination_caller_id_number={caller}}}{url} &park")
+        dial = parse_originate(f"{{origination_caller_id_number={caller}}}{url} &park")
         if dial is None or dial.endpoint == "error":
             raise ValueError(f"not a destination: {destination!r}")
         return self._start_call(dial, hold_time).uuid
@@ -873,7 +685,7 @@ class SimulatedPbx:
         )
         self._next_arrival(generation, rate, hold_time)
 
-    def _start_call(self, dial: _Dial, hold_time: float | None) -> SimulatedCall:
+    def _start_call(self, dial: Dial, hold_time: float | None) -> SimulatedCall:
         """Create both legs now; progress, answer and hangup are scheduled."""
         hold = self.hold_time if hold_time is None else hold_time
         call = self._switch.new_call(dial, hold)
@@ -909,7 +721,7 @@ class SimulatedPbx:
         """The hold time is up: the A leg hangs up normally (as in the recorded call)."""
         self._end(call, "NORMAL_CLEARING", None)
 
-    def _end(self, call: SimulatedCall, cause: str, first: _Leg | None) -> bool:
+    def _end(self, call: SimulatedCall, cause: str, first: Leg | None) -> bool:
         """Hang the call up now, ``first`` leg first (default: A); False if already over."""
         if call.ended_at is not None:
             return False
@@ -925,7 +737,7 @@ class SimulatedPbx:
 
     async def _api_originate(self, args: str) -> str:
         """Like FreeSWITCH: the reply waits for the answer (or the failure)."""
-        dial = _parse_originate(args)
+        dial = parse_originate(args)
         if dial is None:  # sic: no colon when there are no arguments at all
             colon = ":" if args.strip() else ""
             return f"-USAGE{colon} {data.ORIGINATE_SYNTAX}\n"

@@ -23,20 +23,20 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import Final, Protocol
 
 import attrs
 
 from esl_trio.protocol import EventFormat
 from esl_trio.protocol._server_frames import encode_event
 
+from . import _pbx_data as data
 from ._events import compose_headers
+from ._fake_server import FakeFreeSwitch
+from ._pbx_model import Dial, Header, Leg, SimulatedCall, channel_headers, parse_originate
 
-if TYPE_CHECKING:
-    from ._pbx import SimulatedCall, SimulatedPbx, _Leg
-
-__all__ = ["Apps"]
+__all__ = ["Apps", "Channels"]
 
 #: Seconds a ``playback`` of anything takes (files are not read).
 PLAYBACK_SECONDS: Final = 1.0
@@ -64,16 +64,67 @@ class _Collect:
     done: bool = False
 
 
-class Apps:
-    """The application runner of one :class:`SimulatedPbx`."""
+class Channels(Protocol):
+    """What the applications use of the PBX's switch (``_pbx._Switch`` is one).
 
-    def __init__(self, pbx: SimulatedPbx) -> None:
-        self._pbx = pbx
+    A protocol rather than an import: the switch's module builds on this one.
+    """
+
+    @property
+    def fs(self) -> FakeFreeSwitch: ...
+
+    @property
+    def legs(self) -> Mapping[str, tuple[SimulatedCall, Leg]]:
+        """Every live leg by its uuid, with its call."""
+        ...
+
+    def new_uuid(self) -> str: ...
+
+    def emit(
+        self, name: str, leg: Leg, *, pre: Iterable[Header] = (), post: Iterable[Header] = ()
+    ) -> None:
+        """Fire channel event ``name`` for ``leg``."""
+        ...
+
+    def run(
+        self, call: SimulatedCall, script: Iterable[data.Step], first: Leg | None = None
+    ) -> None:
+        """Play the steps of a call script (``_pbx_data``)."""
+        ...
+
+    def bridge_legs(self, this: Leg, other: Leg) -> None: ...
+
+
+class Apps:
+    """The application runner of one :class:`SimulatedPbx`.
+
+    Args:
+        switch: the PBX's legs and their events.
+        after: runs an action that many seconds from now (the PBX's one timeline).
+        start_call: originates ``dial`` (hold time None: the PBX's default).
+        end: hangs a call up now with a cause, the given leg first; False: already over.
+        hangup: hangs up the call a leg uuid belongs to (``SimulatedPbx.hangup``).
+    """
+
+    def __init__(
+        self,
+        switch: Channels,
+        *,
+        after: Callable[[float, Callable[[], object]], None],
+        start_call: Callable[[Dial, float | None], SimulatedCall],
+        end: Callable[[SimulatedCall, str, Leg | None], bool],
+        hangup: Callable[[str], bool],
+    ) -> None:
+        self._switch = switch
+        self._after = after
+        self._start_call = start_call
+        self._end = end
+        self._hangup = hangup
         self._collecting: dict[str, _Collect] = {}  # leg uuid -> its collect
         self._bridged: dict[str, str] = {}  # uuid_bridge partners, both ways
         #: ``execute bridge`` in progress: dialled call uuid -> (caller leg, data, app uuid).
-        self._dialled: dict[str, tuple[_Leg, str, str]] = {}
-        self.handlers: dict[str, Callable[[SimulatedCall, _Leg, str, str], None]] = {
+        self._dialled: dict[str, tuple[Leg, str, str]] = {}
+        self.handlers: dict[str, Callable[[SimulatedCall, Leg, str, str], None]] = {
             "answer": self._answer,
             "park": self._park,
             "playback": self._playback,
@@ -88,7 +139,7 @@ class Apps:
     # -- executing -------------------------------------------------------------------------
 
     def execute(self, leg_uuid: str, app: str, arg: str, app_uuid: str) -> None:
-        found = self._pbx._switch.legs.get(leg_uuid)
+        found = self._switch.legs.get(leg_uuid)
         if found is None:
             return
         call, leg = found
@@ -96,67 +147,67 @@ class Apps:
             return
         handler = self.handlers.get(app.lower())
         if handler is None:  # switch_core_session_execute_application: "Invalid Application"
-            self._pbx._end(call, "DESTINATION_OUT_OF_ORDER", leg)
+            self._end(call, "DESTINATION_OUT_OF_ORDER", leg)
             return
-        handler(call, leg, arg, app_uuid or self._pbx._switch.new_uuid())
+        handler(call, leg, arg, app_uuid or self._switch.new_uuid())
 
-    def _start(self, leg: _Leg, app: str, arg: str, app_uuid: str) -> None:
+    def _start(self, leg: Leg, app: str, arg: str, app_uuid: str) -> None:
         leg.set_var("current_application", app)
         leg.set_var("current_application_data", arg)
         leg.set_var("app_uuid", app_uuid)
-        self._pbx._switch.emit("CHANNEL_EXECUTE", leg, post=_app_headers(app, arg, app_uuid))
+        self._switch.emit("CHANNEL_EXECUTE", leg, post=_app_headers(app, arg, app_uuid))
 
-    def _complete(self, leg: _Leg, app: str, arg: str, app_uuid: str, response: str) -> None:
+    def _complete(self, leg: Leg, app: str, arg: str, app_uuid: str, response: str) -> None:
         leg.last_app, leg.last_arg = app, arg
         if response != "_none_":  # as recorded: the variable precedes the Application block
             leg.set_var("current_application_response", response)
         post = _app_headers(app, arg, app_uuid, response)
-        self._pbx._switch.emit("CHANNEL_EXECUTE_COMPLETE", leg, post=post)
+        self._switch.emit("CHANNEL_EXECUTE_COMPLETE", leg, post=post)
 
-    def _later(self, delay: float, leg: _Leg, action: Callable[[], None]) -> None:
+    def _later(self, delay: float, leg: Leg, action: Callable[[], None]) -> None:
         def run() -> None:
-            if leg.uuid in self._pbx._switch.legs:
+            if leg.uuid in self._switch.legs:
                 action()
 
-        self._pbx._timeline.after(delay, run)
+        self._after(delay, run)
 
     # -- the applications ------------------------------------------------------------------
 
-    def _answer(self, call: SimulatedCall, leg: _Leg, arg: str, app_uuid: str) -> None:
+    def _answer(self, call: SimulatedCall, leg: Leg, arg: str, app_uuid: str) -> None:
         self._start(leg, "answer", arg, app_uuid)
         if leg.answer_state != "answered":
             steps = (("first", None, None, "CHANNEL_ANSWER"), _ACTIVE)
-            self._pbx._switch.run(call, steps, first=leg)
+            self._switch.run(call, steps, first=leg)
         self._complete(leg, "answer", arg, app_uuid, "_none_")
 
-    def _park(self, call: SimulatedCall, leg: _Leg, arg: str, app_uuid: str) -> None:
+    def _park(self, call: SimulatedCall, leg: Leg, arg: str, app_uuid: str) -> None:
         """Parked until something else happens: completes only at hangup (the script's)."""
         self._start(leg, "park", arg, app_uuid)
         leg.app, leg.app_data, leg.app_uuid = "park", arg, app_uuid
-        self._pbx._switch.emit("CHANNEL_PARK", leg)
+        self._switch.emit("CHANNEL_PARK", leg)
 
-    def _playback(self, call: SimulatedCall, leg: _Leg, arg: str, app_uuid: str) -> None:
+    def _playback(self, call: SimulatedCall, leg: Leg, arg: str, app_uuid: str) -> None:
         self._start(leg, "playback", arg, app_uuid)
         done = functools.partial(self._complete, leg, "playback", arg, app_uuid, "FILE PLAYED")
         self._later(PLAYBACK_SECONDS, leg, done)
 
-    def _sleep(self, call: SimulatedCall, leg: _Leg, arg: str, app_uuid: str) -> None:
+    def _sleep(self, call: SimulatedCall, leg: Leg, arg: str, app_uuid: str) -> None:
         self._start(leg, "sleep", arg, app_uuid)
         millis = int(arg) if arg.strip().isdigit() else 0
         done = functools.partial(self._complete, leg, "sleep", arg, app_uuid, "_none_")
         self._later(millis / 1000, leg, done)
 
-    def _forever(self, call: SimulatedCall, leg: _Leg, arg: str, app_uuid: str) -> None:
+    def _forever(self, call: SimulatedCall, leg: Leg, arg: str, app_uuid: str) -> None:
         self._start(leg, "echo", arg, app_uuid)
         leg.app, leg.app_data, leg.app_uuid = "echo", arg, app_uuid
 
-    def _set(self, call: SimulatedCall, leg: _Leg, arg: str, app_uuid: str) -> None:
+    def _set(self, call: SimulatedCall, leg: Leg, arg: str, app_uuid: str) -> None:
         self._start(leg, "set", arg, app_uuid)
         name, _, value = arg.partition("=")
         leg.set_var(name.strip(), value)
         self._complete(leg, "set", arg, app_uuid, "_none_")
 
-    def _play_and_get_digits(self, call: SimulatedCall, leg: _Leg, arg: str, app_uuid: str) -> None:
+    def _play_and_get_digits(self, call: SimulatedCall, leg: Leg, arg: str, app_uuid: str) -> None:
         """``min max tries timeout_ms terminators file invalid_file var regexp [digit_ms]``."""
         words = arg.split()
         self._start(leg, "play_and_get_digits", arg, app_uuid)
@@ -172,7 +223,7 @@ class Apps:
         wait = PLAYBACK_SECONDS + tries * timeout_ms / 1000
         self._later(wait, leg, functools.partial(self._finish_collect, leg, collect))
 
-    def _record(self, call: SimulatedCall, leg: _Leg, arg: str, app_uuid: str) -> None:
+    def _record(self, call: SimulatedCall, leg: Leg, arg: str, app_uuid: str) -> None:
         """``path [time_limit_secs ...]``: stops at the limit, on ``#`` or at hangup."""
         words = arg.split()
         self._start(leg, "record", arg, app_uuid)
@@ -181,24 +232,22 @@ class Apps:
         self._collecting[leg.uuid] = collect
         self._later(limit, leg, functools.partial(self._finish_collect, leg, collect))
 
-    def _bridge(self, call: SimulatedCall, leg: _Leg, arg: str, app_uuid: str) -> None:
-        from ._pbx import _parse_originate
-
+    def _bridge(self, call: SimulatedCall, leg: Leg, arg: str, app_uuid: str) -> None:
         self._start(leg, "bridge", arg, app_uuid)
-        dial = _parse_originate(f"{arg} &park")
+        dial = parse_originate(f"{arg} &park")
         if dial is None or dial.endpoint == "error":
             cause = "NORMAL_UNSPECIFIED" if dial is None else dial.destination.upper()
             leg.set_var("originate_disposition", cause)
             self._complete(leg, "bridge", arg, app_uuid, "_none_")
             return
-        far = self._pbx._start_call(dial, None)
+        far = self._start_call(dial, None)
         self._dialled[far.uuid] = (leg, arg, app_uuid)
 
     def on_answer(self, call: SimulatedCall) -> None:
         """A dialled far end answered: bridge it with the leg that ran ``bridge``."""
         pending = self._dialled.get(call.uuid)
-        if pending is not None and pending[0].uuid in self._pbx._switch.legs:
-            self._pbx._switch.bridge_legs(pending[0], call._a)
+        if pending is not None and pending[0].uuid in self._switch.legs:
+            self._switch.bridge_legs(pending[0], call._a)
 
     def on_end(self, call: SimulatedCall) -> None:
         """A dialled far end is gone: the ``bridge`` application returns on the caller."""
@@ -206,12 +255,12 @@ class Apps:
         if pending is None:
             return
         leg, arg, app_uuid = pending
-        if leg.uuid in self._pbx._switch.legs:
+        if leg.uuid in self._switch.legs:
             if call.answered_at is None:
                 leg.set_var("originate_disposition", call.hangup_cause or "NORMAL_UNSPECIFIED")
             self._complete(leg, "bridge", arg, app_uuid, "_none_")
 
-    def _finish_collect(self, leg: _Leg, collect: _Collect) -> None:
+    def _finish_collect(self, leg: Leg, collect: _Collect) -> None:
         if collect.done:
             return
         collect.done = True
@@ -227,14 +276,14 @@ class Apps:
 
     # -- DTMF --------------------------------------------------------------------------------
 
-    def receive_dtmf(self, leg: _Leg, digits: str, source: str) -> None:
+    def receive_dtmf(self, leg: Leg, digits: str, source: str) -> None:
         """Digits arriving on ``leg``, one DTMF event each, ``DTMF_GAP`` apart."""
         for index, digit in enumerate(d for d in digits if _DIGIT.fullmatch(d)):
             self._later(index * DTMF_GAP, leg, functools.partial(self._digit, leg, digit, source))
 
-    def _digit(self, leg: _Leg, digit: str, source: str) -> None:
+    def _digit(self, leg: Leg, digit: str, source: str) -> None:
         post = [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", source)]
-        self._pbx._switch.emit("DTMF", leg, post=post)
+        self._switch.emit("DTMF", leg, post=post)
         collect = self._collecting.get(leg.uuid)
         if collect is None:
             return
@@ -245,7 +294,7 @@ class Apps:
         if collect.max_digits and len(collect.digits) >= collect.max_digits:
             self._finish_collect(leg, collect)
 
-    def on_hangup(self, leg: _Leg) -> None:
+    def on_hangup(self, leg: Leg) -> None:
         """A running collect ends with the channel (its EXECUTE_COMPLETE comes first)."""
         collect = self._collecting.pop(leg.uuid, None)
         if collect is not None and not collect.done:
@@ -254,13 +303,13 @@ class Apps:
         partner = self._bridged.pop(leg.uuid, None)
         if partner is not None:
             self._bridged.pop(partner, None)
-            self._pbx._timeline.after(0.0, functools.partial(self._pbx.hangup, partner))
+            self._after(0.0, functools.partial(self._hangup, partner))
 
     # -- api -------------------------------------------------------------------------------
 
     def api_send_dtmf(self, args: str) -> str:
         target, _, digits = args.strip().partition(" ")
-        found = self._pbx._switch.legs.get(target)
+        found = self._switch.legs.get(target)
         if found is None or not digits.strip():
             return "-ERR no such channel\n" if found is None else "-USAGE: <uuid> <dtmf_data>\n"
         call, leg = found
@@ -270,14 +319,14 @@ class Apps:
 
     def api_getvar(self, args: str) -> str:
         target, _, name = args.strip().partition(" ")
-        found = self._pbx._switch.legs.get(target)
+        found = self._switch.legs.get(target)
         if found is None:
             return "-ERR No such channel!\n"
         return found[1].variables.get(name.strip(), "_undef_")
 
     def api_setvar(self, args: str) -> str:
         words = args.strip().split(" ", 2)
-        found = self._pbx._switch.legs.get(words[0]) if words else None
+        found = self._switch.legs.get(words[0]) if words else None
         if found is None:
             return "-ERR No such channel!\n"
         if len(words) < 2:
@@ -287,34 +336,32 @@ class Apps:
 
     def api_dump(self, args: str) -> str:
         """The channel's data as ``switch_event_serialize`` prints it (CHANNEL_DATA)."""
-        found = self._pbx._switch.legs.get(args.strip().split(" ")[0])
+        found = self._switch.legs.get(args.strip().split(" ")[0])
         if found is None:
             return "-ERR No such channel!\n"
-        from ._pbx import _channel_headers
-
-        fs = self._pbx.fs
+        fs = self._switch.fs
         pairs = compose_headers(
             fs._identity, "CHANNEL_DATA", fs._sequence, fs.wall_clock(),
-            ("switch_ivr.c", "switch_ivr_uuid_dump", 0), _channel_headers(found[1], variables=True),
+            ("switch_ivr.c", "switch_ivr_uuid_dump", 0), channel_headers(found[1], variables=True),
         )  # fmt: skip
         return encode_event(EventFormat.PLAIN, pairs).decode()
 
     def api_bridge(self, args: str) -> str:
         words = args.split()
-        legs = self._pbx._switch.legs
+        legs = self._switch.legs
         if len(words) != 2:
             return "-USAGE: <uuid> <other_uuid>\n"
         first, second = (legs.get(w) for w in words)
         if first is None or second is None:
             return "-ERR Invalid uuid\n"
-        self._pbx._switch.bridge_legs(first[1], second[1])
+        self._switch.bridge_legs(first[1], second[1])
         self._bridged[first[1].uuid] = second[1].uuid
         self._bridged[second[1].uuid] = first[1].uuid
         return f"+OK {second[1].uuid}\n"
 
     def api_transfer(self, args: str) -> str:
         words = args.split()
-        found = self._pbx._switch.legs.get(words[0]) if words else None
+        found = self._switch.legs.get(words[0]) if words else None
         if found is None:
             return "-ERR No such channel!\n"
         if len(words) < 2:
@@ -322,7 +369,7 @@ class Apps:
         leg = found[1]
         leg.destination = words[1]
         leg.context = words[3] if len(words) > 3 else leg.context
-        self._pbx._switch.emit("CHANNEL_EXECUTE_COMPLETE", leg, post=_app_headers(
+        self._switch.emit("CHANNEL_EXECUTE_COMPLETE", leg, post=_app_headers(
             leg.app or "park", leg.app_data, leg.app_uuid, "_none_"))  # fmt: skip
         leg.app = ""
         return "+OK\n"
