@@ -14,6 +14,7 @@ import trio
 
 import esl_trio
 import esl_trio._errors as errors_module
+import esl_trio.errors
 import esl_trio.protocol
 from esl_trio import (
     AuthenticationError,
@@ -85,7 +86,7 @@ def _tree_edges(text: str) -> list[tuple[str, str]]:
 
 
 def _resolve(name: str) -> type[BaseException]:
-    found = getattr(esl_trio, name, None) or getattr(esl_trio.protocol, name)
+    found = getattr(esl_trio.errors, name)
     assert isinstance(found, type) and issubclass(found, BaseException), name
     return found
 
@@ -114,9 +115,9 @@ def test_issue10_item7_drawn_tree_matches_the_classes(drawing: str) -> None:
     drawn = {child for _, child in edges} | {"EslError"}
     exported = {
         name
-        for name in esl_trio.__all__
-        if isinstance(getattr(esl_trio, name), type)
-        and issubclass(getattr(esl_trio, name), EslError)
+        for name in esl_trio.errors.__all__
+        if isinstance(getattr(esl_trio.errors, name), type)
+        and issubclass(getattr(esl_trio.errors, name), EslError)
     }
     assert exported <= drawn, exported - drawn
 
@@ -130,8 +131,8 @@ def test_issue10_item7_categories_do_not_overlap() -> None:
         ServerError,
         ConnectionSetupError,
     )
-    for name in esl_trio.__all__:
-        obj = getattr(esl_trio, name)
+    for name in esl_trio.errors.__all__:
+        obj = getattr(esl_trio.errors, name)
         if isinstance(obj, type) and issubclass(obj, EslError):
             assert sum(issubclass(obj, c) for c in categories) <= 1, name
 
