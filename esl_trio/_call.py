@@ -378,8 +378,9 @@ class Call:
 
     def _take_job_result(self, job: BackgroundJob) -> bool:
         """Apply the originate's result; True when it decided the answer or the failure."""
-        result = job.result_nowait()
-        if result is None:
+        try:
+            result = job.result_nowait()
+        except trio.WouldBlock:
             return False
         text = result.result.strip()
         if text.startswith("-ERR") and self._hangup is None:

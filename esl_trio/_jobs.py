@@ -64,10 +64,13 @@ class BackgroundJob:
         assert self._result is not None
         return self._result
 
-    def result_nowait(self) -> BackgroundJobEvent | None:
-        """The completion if it arrived (raises the job's error if it failed), else None."""
+    def result_nowait(self) -> BackgroundJobEvent:
+        """The completion if it arrived; raises the job's error if it failed, and
+        :class:`trio.WouldBlock` while it is still pending (trio's ``*_nowait`` rule)."""
         if self._error is not None:
             raise self._error
+        if self._result is None:
+            raise trio.WouldBlock
         return self._result
 
     def _settle(self, result: BackgroundJobEvent | None, error: BaseException | None) -> bool:

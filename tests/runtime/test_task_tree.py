@@ -607,3 +607,15 @@ async def test_issue8_item9_a_misspelt_receiver_name_is_refused(rt: EslRuntime) 
     assert "CHANNEL_ANSWER" in caught.value.suggestions
     async with rt.events.receiver("channel_answer", "SWITCH_EVENT_HEARTBEAT") as ok:
         assert ok.statistics().buffered == 0
+
+
+async def test_issue10_item6_result_nowait_raises_would_block_while_pending(
+    fs: FakeFreeSwitch, rt: EslRuntime
+) -> None:
+    fs.auto_complete_jobs = False
+    job = await rt.bgapi("status")
+    with pytest.raises(trio.WouldBlock):
+        job.result_nowait()
+    fs.complete_job(job.job_uuid, "+OK done\n")
+    await job.wait()
+    assert job.result_nowait().result == "+OK done\n"
