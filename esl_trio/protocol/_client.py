@@ -26,8 +26,6 @@ import enum
 from collections import deque
 from typing import Generic, TypeVar
 
-import attrs
-
 from ._commands import Auth, Command, Exit, ReplyKind, UserAuth
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._frames import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES, FrameParser
@@ -55,19 +53,21 @@ _PRE_AUTH_OK = (Auth, UserAuth, Exit)
 _JOB_ACCEPTED = "+OK Job-UUID:"
 
 
-@attrs.frozen
 class Answered(Generic[TokenT]):
-    """The command the reply just returned by ``next_event`` answers, and its token."""
+    """A command awaiting its reply, and its token; ``answered`` after the reply came.
 
-    command: Command
-    token: TokenT | None
+    A plain slotted class, not attrs: one is made per command on the hot path.
+    """
 
+    __slots__ = ("command", "credentials", "token")
 
-@attrs.frozen
-class _Pending(Generic[TokenT]):
-    command: Command
-    token: TokenT | None
-    credentials: bool
+    def __init__(self, command: Command, token: TokenT | None, credentials: bool) -> None:
+        self.command = command
+        self.token = token
+        self.credentials = credentials
+
+    def __repr__(self) -> str:
+        return f"Answered({self.command.describe()!r}, token={self.token!r})"
 
 
 class ClientProtocol(Generic[TokenT]):
@@ -85,7 +85,7 @@ class ClientProtocol(Generic[TokenT]):
     ) -> None:
         self._parser = FrameParser(max_header_bytes=max_header_bytes, max_body_bytes=max_body_bytes)
         self.state = ClientState.AWAIT_AUTH_REQUEST
-        self._waiting: deque[_Pending[TokenT]] = deque()
+        self._waiting: deque[Answered[TokenT]] = deque()
         self._error: RemoteProtocolError | None = None
         #: After ``next_event`` returned a reply: the command it answers and that command's
         #: token. None before the first reply.
@@ -114,7 +114,7 @@ class ClientProtocol(Generic[TokenT]):
         self._check_can_send(command)
         data = command.to_bytes()
         credentials = isinstance(command, Auth | UserAuth)
-        self._waiting.append(_Pending(command, token, credentials))
+        self._waiting.append(Answered(command, token, credentials))
         if credentials:
             self.state = ClientState.AUTHENTICATING
         return data
@@ -173,7 +173,7 @@ class ClientProtocol(Generic[TokenT]):
                 f"api/response received for {pending.command.verb!r}, which expects a command/reply"
             )
         self._waiting.popleft()
-        self.answered = Answered(pending.command, pending.token)
+        self.answered = pending
         if pending.credentials and isinstance(reply, CommandReply):
             self.state = (
                 ClientState.AUTHENTICATED if reply.is_auth_accepted else ClientState.AUTH_REJECTED

@@ -41,7 +41,7 @@ import enum
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Final, Self, TypeAlias
+from typing import Any, ClassVar, Final, Self, TypeAlias, cast
 
 import attrs
 
@@ -303,8 +303,26 @@ def _check_event_lists(label: str, names: tuple[str, ...], custom: tuple[str, ..
             )
 
 
+def _size_bound(value: object) -> int:
+    """An upper bound on the bytes ``value`` adds to a header block (UTF-8: <= 4 per char)."""
+    if isinstance(value, str):
+        return 4 * len(value) + 8
+    if isinstance(value, bytes):
+        return len(value) + 8
+    if isinstance(value, tuple | list | frozenset):
+        return sum(_size_bound(item) for item in value) + 8
+    return 64  # enums, numbers, None: a short word
+
+
 def _check_header_block(command: Command) -> None:
     """Refuse a command FreeSWITCH would cut in two (and run the second half of)."""
+    # Every command is built on the hot path (one per api call): serialising it here just to
+    # measure would double its cost, so only commands whose fields could reach the limit are
+    # serialised and measured.
+    fields = attrs.fields(cast("Any", type(command)))
+    bound = 512 + sum(_size_bound(getattr(command, f.name)) for f in fields)
+    if bound <= MAX_COMMAND_HEADER_BYTES:
+        return
     size = len(command._header_block())
     if size > MAX_COMMAND_HEADER_BYTES:
         # No field value in the message: it may be a password, and it is megabytes long.
