@@ -416,7 +416,8 @@ def test_issue10_item5_the_supervisor_does_not_know_the_runtime() -> None:
 # -- 11. the task tree is visible ------------------------------------------------------------
 
 
-async def test_issue10_item11_tasks_carry_their_names(rt: EslRuntime) -> None:
+def task_names() -> list[str]:
+    """The names of every task in the run, walked from the root."""
     names: list[str] = []
 
     def walk(task: trio.lowlevel.Task) -> None:
@@ -425,13 +426,21 @@ async def test_issue10_item11_tasks_carry_their_names(rt: EslRuntime) -> None:
             for child in nursery.child_tasks:
                 walk(child)
 
-    walk(trio.lowlevel.current_root_task())  # type: ignore[arg-type]
+    root = trio.lowlevel.current_root_task()
+    assert root is not None
+    walk(root)
+    return names
+
+
+async def test_issue10_item11_tasks_carry_their_names(rt: EslRuntime) -> None:
+    names = task_names()
     for expected in (
         "esl-trio supervisor",
         "esl-trio reader",
         "esl-trio writer",
         "esl-trio watchdog",
         "esl-trio job timer",
+        "esl-trio calls",
     ):
         assert expected in names
 
@@ -440,16 +449,7 @@ async def test_issue10_item11_liveness_task_is_named(
     fs: FakeFreeSwitch, open_runtime: OpenRuntime
 ) -> None:
     async with open_runtime(heartbeat=HeartbeatConfig(interval=30)):
-        names: list[str] = []
-
-        def walk(task: trio.lowlevel.Task) -> None:
-            names.append(task.name)
-            for nursery in task.child_nurseries:
-                for child in nursery.child_tasks:
-                    walk(child)
-
-        walk(trio.lowlevel.current_root_task())  # type: ignore[arg-type]
-        assert "esl-trio liveness" in names
+        assert "esl-trio liveness" in task_names()
 
 
 # -- issue 8: runtime items ----------------------------------------------------------------
