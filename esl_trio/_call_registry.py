@@ -24,7 +24,14 @@ import trio.lowlevel
 
 from ._call import Call, CallRuntime
 from ._call_dial import check_word, dial_string
-from ._errors import ConnectionLostError, EslError, NotReadyError
+from ._errors import (
+    BackpressureError,
+    ConnectionLostError,
+    DrainError,
+    EslError,
+    EslTimeoutError,
+    NotReadyError,
+)
 from ._hub import EventHub
 from ._state import RuntimeState
 from .protocol import Event, EventFormat
@@ -54,6 +61,10 @@ CALL_EVENTS: Final = (
 )
 _NOT_READY: Final = (RuntimeState.RECONNECTING, RuntimeState.FAILED, RuntimeState.CLOSED)
 _SETTLED: Final = (RuntimeState.READY, RuntimeState.FAILED, RuntimeState.CLOSED)
+#: Failures that a later READY mends: the registry waits for it instead of failing.
+_TRANSIENT: Final = (ConnectionLostError, NotReadyError, EslTimeoutError, DrainError)
+#: How long the registry task backs off when the runtime's own max_inflight refuses it.
+_BUSY_PAUSE: Final = 0.1
 #: Seconds a scope's exit may take to send its hangup (shielded from cancellation).
 EXIT_TIMEOUT: Final = 5.0
 #: Hangups owed but not sendable yet; beyond that many the oldest is given up (bounded).
@@ -132,7 +143,7 @@ class CallRegistry:
                     return False
                 try:
                     return (await self._runtime.api("uuid_exists", uuid)).text.strip() == "true"
-                except (ConnectionLostError, NotReadyError):
+                except _TRANSIENT:
                     await trio.lowlevel.checkpoint()  # lost again: wait for the next READY
         return False
 
@@ -249,8 +260,16 @@ class CallRegistry:
         for call in list(self._stale):
             try:
                 dump = await self._dump(call.uuid)
-            except (ConnectionLostError, NotReadyError):
-                return  # lost again: the next READY resumes
+            except _TRANSIENT:
+                return  # lost again (or shutting down): the next READY resumes
+            except BackpressureError:
+                await trio.sleep(_BUSY_PAUSE)  # our own cap: let work drain, then go on
+                return
+            except EslError:
+                # FreeSWITCH refused (e.g. -ERR permission denied): keep what we know. A
+                # background task must never crash the runtime with it.
+                self._stale.discard(call)
+                continue
             self._stale.discard(call)
             call.resynced(dump)
 
@@ -271,10 +290,16 @@ class CallRegistry:
             if call.hangup_outcome is None and now < give_up_at:
                 try:
                     reply = await self._runtime.api("uuid_kill", f"{uuid} {cause}")
-                except (ConnectionLostError, NotReadyError):
+                except _TRANSIENT:
                     return
-                if reply.is_error and call.hangup_outcome is None:
-                    continue  # not created yet: its first event pokes us again
+                except BackpressureError:
+                    await trio.sleep(_BUSY_PAUSE)
+                    return
+                except EslError:
+                    pass  # refused for good: give it up (forgotten below)
+                else:
+                    if reply.is_error and call.hangup_outcome is None:
+                        continue  # not created yet: its first event pokes us again
             del self._owed_kills[uuid]
             self.forget(call)
 

@@ -345,14 +345,17 @@ class EslRuntime:
             await self.wait_state(*_TERMINAL)
             return
         self._lifecycle.apply(Transition.DRAIN)
-        timeout = self.config.backpressure.drain_timeout
-        with trio.move_on_after(timeout) as drain:
-            await self._wait_idle()
-        unfinished = self._calls + len(self._jobs)
-        await self._supervisor.shutdown(
-            DrainCutError(f"drain deadline ({timeout:g} s) expired", written=True)
-        )
-        self._lifecycle.apply(Transition.CLOSE)
+        # Shielded: once started the shutdown must finish (it is bounded by drain_timeout and
+        # Timeouts.exit), or a second aclose() — leaving the block — would wait for ever.
+        with trio.CancelScope(shield=True):
+            timeout = self.config.backpressure.drain_timeout
+            with trio.move_on_after(timeout) as drain:
+                await self._wait_idle()
+            unfinished = self._calls + len(self._jobs)
+            await self._supervisor.shutdown(
+                DrainCutError(f"drain deadline ({timeout:g} s) expired", written=True)
+            )
+            self._lifecycle.apply(Transition.CLOSE)
         if drain.cancelled_caught:
             log.warning("esl-trio: drain deadline cut %d commands and jobs", unfinished)
         else:
@@ -558,9 +561,11 @@ class EslRuntime:
     ) -> None:
         # Shielded from the scope around ``open_esl_runtime``: the drain needs the reader,
         # the writer and the timers. ``_stop_tasks`` cancels them once it is over.
-        with trio.CancelScope(shield=True) as scope:
+        # Until the first READY the caller may give up (a deadline around the ``async with``
+        # must work even with retry_first_connect); from then on the task is shielded.
+        with trio.CancelScope(shield=task_status is trio.TASK_STATUS_IGNORED) as scope:
             self._task_scopes.append(scope)
-            await run(task_status)
+            await run(_ShieldWhenStarted(task_status, scope))
 
     def _stop_tasks(self) -> None:
         for scope in self._task_scopes:
@@ -570,6 +575,18 @@ class EslRuntime:
         """After the block: every receiver ends (iteration stops), nothing is left behind."""
         self._hub.close_all()
         self._logs.close_all()
+
+
+class _ShieldWhenStarted:
+    """A task status that shields its task's scope the moment the task reports started."""
+
+    def __init__(self, status: trio.TaskStatus[None], scope: trio.CancelScope) -> None:
+        self._status = status
+        self._scope = scope
+
+    def started(self, value: None = None) -> None:
+        self._scope.shield = True
+        self._status.started(value)
 
 
 def _split_command(command: str, args: str) -> tuple[str, str]:

@@ -156,6 +156,8 @@ class Supervisor:
             except _AttemptFailed as failed:
                 self._host.record_error(failed.cause)
                 stop = self._terminal(failed.cause)
+                if self._lifecycle.phase is ReconnectPhase.STOPPED:
+                    return  # the shutdown stopped supervision while this attempt ran
                 if stop is not None:
                     self._stop(stop, failed.cause)
                     if not self._ever_ready:
@@ -238,7 +240,14 @@ class Supervisor:
                         self._handshake, conn, deadline, nursery, handshake, ready, task_status,
                         name="esl-trio handshake",
                     )  # fmt: skip
-                    reason = await self._first_ending(reports_out)
+                    try:
+                        reason = await self._first_ending(reports_out)
+                    except BaseException:
+                        # Left early (shutdown, cancellation): close before the nursery
+                        # joins, or a writer stuck in a shielded write would never return.
+                        lost = ConnectionLostError("connection closed", written=False)
+                        self._ended(conn, lost, ready.is_set())
+                        raise
                     # Synchronously with the close: nobody sees READY on a dead socket.
                     self._ended(conn, reason, was_ready=ready.is_set())
         finally:
@@ -251,9 +260,13 @@ class Supervisor:
             # The handshake's own verdict wins: after "-ERR invalid" FreeSWITCH also sends a
             # disconnect notice, which must not turn an auth rejection into a lost connection.
             cause = handshake[0] if handshake else conn.end_reason
-            if self._lifecycle.phase is not ReconnectPhase.STOPPED:
-                self._lifecycle.apply(Transition.ATTEMPT_FAILED, attempt=self.attempt, error=cause)
+            self._attempt_failed(cause)
             raise _AttemptFailed(cause or ConnectionLostError("closed", written=False))
+
+    def _attempt_failed(self, cause: BaseException | None) -> None:
+        # Once the shutdown stopped supervision, an attempt that ends is no news.
+        if self._lifecycle.phase is not ReconnectPhase.STOPPED:
+            self._lifecycle.apply(Transition.ATTEMPT_FAILED, attempt=self.attempt, error=cause)
 
     async def _first_ending(
         self, reports: trio.MemoryReceiveChannel[ConnectionReport]
@@ -278,11 +291,11 @@ class Supervisor:
                 cause: BaseException = (
                     exc if isinstance(exc, ConnectError) else ConnectError(str(exc))
                 )
-                self._lifecycle.apply(Transition.ATTEMPT_FAILED, attempt=self.attempt, error=cause)
+                self._attempt_failed(cause)
                 raise _AttemptFailed(cause) from exc
         assert scope.cancelled_caught
         timeout = CommandTimeoutError("connect", self._config.timeouts.handshake)
-        self._lifecycle.apply(Transition.ATTEMPT_FAILED, attempt=self.attempt, error=timeout)
+        self._attempt_failed(timeout)
         raise _AttemptFailed(timeout)
 
     async def _handshake(
