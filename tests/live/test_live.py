@@ -9,8 +9,6 @@ HEARTBEAT subscription, a clean exit, and recovery after the server kills every 
 
 from __future__ import annotations
 
-import os
-
 import attrs
 import pytest
 import trio
@@ -18,23 +16,15 @@ import trio
 from esl_trio import (
     CommandTimeoutError,
     ConnectionLostError,
-    RuntimeConfig,
     RuntimeState,
     open_esl_runtime,
 )
 from esl_trio.config import RetryPolicy, SubscriptionConfig, Timeouts
 from esl_trio.protocol import HeartbeatEvent
 
-LIVE_URL = os.environ.get("ESL_TRIO_LIVE_URL")
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(not LIVE_URL, reason="set ESL_TRIO_LIVE_URL=esl://pw@host:port to run"),
-]
+from ._live import LIVE, live_config
 
-
-def live_config() -> RuntimeConfig:
-    assert LIVE_URL is not None
-    return RuntimeConfig.from_url(LIVE_URL)
+pytestmark = LIVE
 
 
 async def test_connect_api_bgapi_and_exit() -> None:

@@ -13,24 +13,15 @@ from FreeSWITCH's source and the recorded traffic in tests/fixtures/freeswitch-1
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import trio
 
-from esl_trio import OriginateError, RuntimeConfig, StreamGap, open_esl_runtime
+from esl_trio import OriginateError, StreamGap, open_esl_runtime
 from esl_trio.protocol import ChannelEvent
 
-LIVE_URL = os.environ.get("ESL_TRIO_LIVE_URL")
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(not LIVE_URL, reason="set ESL_TRIO_LIVE_URL=esl://pw@host:port to run"),
-]
+from ._live import LIVE, live_config
 
-
-def live_config() -> RuntimeConfig:
-    assert LIVE_URL is not None
-    return RuntimeConfig.from_url(LIVE_URL)
+pytestmark = LIVE
 
 
 async def test_issue11_item10_originate_playback_dtmf_hangup() -> None:
