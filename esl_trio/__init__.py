@@ -1,4 +1,4 @@
-"""esl-trio: a Trio-native runtime for FreeSWITCH's inbound Event Socket.
+"""esl-trio: a Trio-native runtime for FreeSWITCH's Event Socket, inbound and outbound.
 
 ::
 
@@ -14,7 +14,8 @@
 
 The top level holds what almost every program uses; the rest lives in public modules:
 ``esl_trio.config`` (configuration groups), ``esl_trio.errors`` (every exception),
-``esl_trio.health`` (snapshots, states, transitions), ``esl_trio.calls``, ``esl_trio.replay``,
+``esl_trio.health`` (snapshots, states, transitions), ``esl_trio.calls``, ``esl_trio.outbound``
+(the server FreeSWITCH's dialplan ``socket`` connects to), ``esl_trio.replay``,
 ``esl_trio.runtime``, ``esl_trio.protocol`` (the sans-I/O core and its types) and
 ``esl_trio.testing``. Each module's ``__all__`` is its public API (pinned by a test); modules
 starting with ``_`` are private. See docs/stability.md for the stability policy.
@@ -45,6 +46,9 @@ from ._errors import ServerError as ServerError
 from ._errors import WorkInterruptedError as WorkInterruptedError
 from ._health import HealthSnapshot as HealthSnapshot
 from ._jobs import BackgroundJob as BackgroundJob
+from ._outbound_call import OutboundCall as OutboundCall
+from ._outbound_server import open_outbound_server as open_outbound_server
+from ._outbound_server import serve_outbound as serve_outbound
 from ._receivers import GapReason as GapReason
 from ._receivers import Overflow as Overflow
 from ._receivers import Receiver as Receiver
@@ -79,6 +83,7 @@ __all__ = [
     "InvalidArgumentError",
     "NotReadyError",
     "OriginateError",
+    "OutboundCall",
     "Overflow",
     "Receiver",
     "RefusedError",
@@ -90,6 +95,8 @@ __all__ = [
     "WorkInterruptedError",
     "__version__",
     "open_esl_runtime",
+    "open_outbound_server",
+    "serve_outbound",
 ]
 
 #: Names the top level exported before 0.2, and where they live now (see CHANGELOG.md).

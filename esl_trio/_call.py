@@ -32,11 +32,19 @@ from ._state import RuntimeState
 from ._subscriptions import Subscriptions
 from .protocol import ApiReply, CommandReply, Event, SendMsg
 
-__all__ = ["Call", "CallKeeper", "CallRuntime"]
+__all__ = ["Call", "CallCommands", "CallKeeper", "CallRuntime"]
 
 
-class CallRuntime(Protocol):
-    """What calls use of the runtime: its public commands and state, nothing private."""
+class CallCommands(Protocol):
+    """What a call sends its commands through: an inbound runtime, or the outbound socket
+    FreeSWITCH opened for the call."""
+
+    async def api(self, command: str, args: str = "") -> ApiReply: ...
+    async def sendmsg(self, message: SendMsg) -> CommandReply: ...
+
+
+class CallRuntime(CallCommands, Protocol):
+    """What the call registry uses of the runtime: its public commands and state."""
 
     config: RuntimeConfig
 
@@ -44,17 +52,16 @@ class CallRuntime(Protocol):
     def state(self) -> RuntimeState: ...
     @property
     def subscriptions(self) -> Subscriptions: ...
-    async def api(self, command: str, args: str = "") -> ApiReply: ...
     async def bgapi(self, command: str, args: str = "") -> BackgroundJob: ...
-    async def sendmsg(self, message: SendMsg) -> CommandReply: ...
     async def wait_state(self, *states: RuntimeState) -> RuntimeState: ...
 
 
 class CallKeeper(Protocol):
-    """What a call tells the registry that keeps it (``CallRegistry`` is one)."""
+    """What a call tells the registry that keeps it (``CallRegistry`` is one; an outbound
+    socket's link is another)."""
 
     @property
-    def runtime(self) -> CallRuntime: ...
+    def runtime(self) -> CallCommands: ...
     def poke(self) -> None: ...
     def note_gap(self, call: Call) -> None: ...
     def forget(self, call: Call) -> None: ...

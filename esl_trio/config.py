@@ -10,6 +10,7 @@ from ._config import RetryPolicy as RetryPolicy
 from ._config import RuntimeConfig as RuntimeConfig
 from ._config import SubscriptionConfig as SubscriptionConfig
 from ._config import Timeouts as Timeouts
+from ._outbound_config import OutboundConfig as OutboundConfig
 from ._transport import Connector as Connector
 from ._transport import tcp_connector as tcp_connector
 
@@ -18,6 +19,7 @@ __all__ = [
     "Connector",
     "HeartbeatConfig",
     "Limits",
+    "OutboundConfig",
     "ReplayConfig",
     "RetryPolicy",
     "RuntimeConfig",

@@ -17,13 +17,15 @@ PINNED_TOP_LEVEL = {
     "GapReason", "HealthSnapshot", "InvalidArgumentError", "NotReadyError", "OriginateError",
     "Overflow", "Receiver", "RefusedError", "RuntimeConfig", "RuntimeState", "ServerError",
     "StateChange", "StreamGap", "WorkInterruptedError", "__version__", "open_esl_runtime",
+    "OutboundCall", "open_outbound_server", "serve_outbound",
 }  # fmt: skip
 
 #: The public modules beside the top level (issue 10 item 8) and what each exports.
 PINNED_MODULES = {
     "esl_trio.config": {
-        "BackpressureConfig", "Connector", "HeartbeatConfig", "Limits", "ReplayConfig",
-        "RetryPolicy", "RuntimeConfig", "SubscriptionConfig", "Timeouts", "tcp_connector",
+        "BackpressureConfig", "Connector", "HeartbeatConfig", "Limits", "OutboundConfig",
+        "ReplayConfig", "RetryPolicy", "RuntimeConfig", "SubscriptionConfig", "Timeouts",
+        "tcp_connector",
     },
     "esl_trio.errors": {
         "AuthenticationError", "BackpressureError", "CallEndedError", "CallError", "CommandError",
@@ -43,6 +45,10 @@ PINNED_MODULES = {
     "esl_trio.calls": {
         "Call", "CallEndedError", "CallError", "CallState", "ENDED_WHILE_DISCONNECTED", "Hangup",
         "OriginateError",
+    },
+    "esl_trio.outbound": {
+        "OutboundCall", "OutboundConfig", "OutboundHandler", "OutboundServer", "OutboundStats",
+        "open_outbound_server", "serve_outbound",
     },
     "esl_trio.runtime": {
         "BackgroundJob", "EslRuntime", "EventReceiver", "EventStream", "GapReason", "LogStream",

@@ -35,6 +35,7 @@ from ._commands import EventSubscribe as EventSubscribe
 from ._commands import Exit as Exit
 from ._commands import FilterAdd as FilterAdd
 from ._commands import FilterDelete as FilterDelete
+from ._commands import GetVar as GetVar
 from ._commands import Linger as Linger
 from ._commands import Log as Log
 from ._commands import MyEvents as MyEvents
@@ -116,6 +117,7 @@ __all__ = [
     "FilterDelete",
     "Frame",
     "FrameParser",
+    "GetVar",
     "Headers",
     "HeartbeatEvent",
     "InvalidCommand",

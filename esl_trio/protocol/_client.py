@@ -16,6 +16,10 @@ bytes, and enforces the rules of the conversation:
   I/O layer never keeps a second queue in step by convention;
 * a second ``auth/request`` after authentication is a protocol error (B-CONN-15 [REC]).
 
+Outbound mode (``ClientProtocol(outbound=True)``: FreeSWITCH dialled us for one channel) has no
+greeting and no credentials: the first command must be ``connect``, whose reply
+(:class:`ChannelData`) opens the conversation; an ``auth/request`` there is a protocol error.
+
 Errors are sticky, like h11: after a RemoteProtocolError the state is ``ERROR`` and every call
 raises it again.
 """
@@ -26,10 +30,10 @@ import enum
 from collections import deque
 from typing import Generic, TypeVar
 
-from ._commands import Auth, Command, Exit, ReplyKind, UserAuth
+from ._commands import Auth, Command, Connect, Exit, ReplyKind, UserAuth
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._frames import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES, FrameParser
-from ._messages import ApiReply, AuthRequest, CommandReply, Message, classify
+from ._messages import ApiReply, AuthRequest, ChannelData, CommandReply, Message, classify
 from ._sentinels import CONNECTION_CLOSED, NEED_DATA, Sentinel
 
 __all__ = ["Answered", "ClientProtocol", "ClientState"]
@@ -45,11 +49,16 @@ class ClientState(enum.Enum):
     AUTHENTICATING = "authenticating"  #: credentials sent, reply pending
     AUTHENTICATED = "authenticated"  #: ``+OK accepted``: any command may be sent
     AUTH_REJECTED = "auth-rejected"  #: ``-ERR`` to the credentials; the server will close
+    AWAIT_CONNECT = "await-connect"  #: outbound: ``connect`` not yet sent
+    CONNECTING = "connecting"  #: outbound: ``connect`` sent, channel data pending
+    CONNECTED = "connected"  #: outbound: channel data read: any command may be sent
     CLOSED = "closed"  #: end of stream seen
     ERROR = "error"  #: the peer broke the protocol (sticky)
 
 
 _PRE_AUTH_OK = (Auth, UserAuth, Exit)
+_PRE_CONNECT_OK = (Connect, Exit)
+_OPEN = (ClientState.AUTHENTICATED, ClientState.CONNECTED)
 _JOB_ACCEPTED = "+OK Job-UUID:"
 
 
@@ -74,7 +83,8 @@ class ClientProtocol(Generic[TokenT]):
     """Bytes ↔ messages for the client role. No I/O, no clock.
 
     ``TokenT`` is whatever the I/O layer wants back with each reply (a reply slot, a future);
-    the protocol only stores it.
+    the protocol only stores it. ``outbound=True``: the socket FreeSWITCH opened to us for a
+    call (no auth; ``connect`` first).
     """
 
     def __init__(
@@ -82,9 +92,11 @@ class ClientProtocol(Generic[TokenT]):
         *,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        outbound: bool = False,
     ) -> None:
         self._parser = FrameParser(max_header_bytes=max_header_bytes, max_body_bytes=max_body_bytes)
-        self.state = ClientState.AWAIT_AUTH_REQUEST
+        self.outbound = outbound
+        self.state = ClientState.AWAIT_CONNECT if outbound else ClientState.AWAIT_AUTH_REQUEST
         self._waiting: deque[Answered[TokenT]] = deque()
         self._error: RemoteProtocolError | None = None
         #: After ``next_event`` returned a reply: the command it answers and that command's
@@ -117,16 +129,29 @@ class ClientProtocol(Generic[TokenT]):
         self._waiting.append(Answered(command, token, credentials))
         if credentials:
             self.state = ClientState.AUTHENTICATING
+        elif self.state is ClientState.AWAIT_CONNECT and isinstance(command, Connect):
+            self.state = ClientState.CONNECTING
         return data
 
     def _check_can_send(self, command: Command) -> None:
         state = self.state
-        if state is ClientState.AUTHENTICATED:
+        if state in _OPEN:
             if isinstance(command, Auth | UserAuth):
-                raise LocalProtocolError("already authenticated")
+                raise LocalProtocolError(
+                    "an outbound socket takes no credentials"
+                    if self.outbound
+                    else "already authenticated"
+                )
             return
         if state in (ClientState.CLOSED, ClientState.ERROR, ClientState.AUTH_REJECTED):
             raise LocalProtocolError(f"cannot send {command.verb!r}: connection is {state.value}")
+        if self.outbound:
+            if state is ClientState.AWAIT_CONNECT and isinstance(command, _PRE_CONNECT_OK):
+                return
+            raise LocalProtocolError(
+                f"cannot send {command.verb!r} while {state.value}: connect comes first and"
+                " alone on an outbound socket"
+            )
         if not isinstance(command, _PRE_AUTH_OK):
             raise LocalProtocolError(f"cannot send {command.verb!r} before authentication")
         if isinstance(command, Auth | UserAuth) and state is not ClientState.AUTH_REQUESTED:
@@ -157,7 +182,7 @@ class ClientProtocol(Generic[TokenT]):
         if isinstance(message, CommandReply | ApiReply):
             self._match_reply(message)
         elif isinstance(message, AuthRequest):
-            if self.state is not ClientState.AWAIT_AUTH_REQUEST:
+            if self.outbound or self.state is not ClientState.AWAIT_AUTH_REQUEST:
                 raise RemoteProtocolError(f"unexpected auth/request while {self.state.value}")
             self.state = ClientState.AUTH_REQUESTED
         return message
@@ -174,7 +199,11 @@ class ClientProtocol(Generic[TokenT]):
             )
         self._waiting.popleft()
         self.answered = pending
-        if pending.credentials and isinstance(reply, CommandReply):
+        if self.state is ClientState.CONNECTING and isinstance(pending.command, Connect):
+            if not isinstance(reply, ChannelData):
+                raise RemoteProtocolError(f"connect answered without channel data: {reply!r}"[:200])
+            self.state = ClientState.CONNECTED
+        elif pending.credentials and isinstance(reply, CommandReply):
             self.state = (
                 ClientState.AUTHENTICATED if reply.is_auth_accepted else ClientState.AUTH_REJECTED
             )

@@ -47,6 +47,7 @@ from ._commands import (
     Exit,
     FilterAdd,
     FilterDelete,
+    GetVar,
     Linger,
     Log,
     MyEvents,
@@ -249,6 +250,13 @@ def _parse_linger(wire: _Wire) -> ParsedCommand:
     return Linger(seconds)
 
 
+def _parse_getvar(wire: _Wire) -> ParsedCommand:
+    name = (wire.rest or "").strip()
+    if not name:
+        return wire.invalid("getvar needs a variable name", "-ERR command not found")
+    return GetVar(name)
+
+
 def _parse_log(wire: _Wire) -> ParsedCommand:
     if not wire.rest:
         return Log()
@@ -298,6 +306,7 @@ _PARSERS: Final[dict[str, tuple[_Parser, bool]]] = {
     "sendmsg": (_parse_sendmsg, False),
     "connect": (lambda _: Connect(), False),
     "resume": (lambda _: Resume(), False),
+    "getvar": (_parse_getvar, True),
 }
 
 

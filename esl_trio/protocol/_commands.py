@@ -669,6 +669,21 @@ class Resume(Command):
 
 
 @attrs.frozen
+class GetVar(Command):
+    """``getvar <name>`` (outbound): one variable of the socket's own channel.
+
+    FreeSWITCH answers with the bare value as the Reply-Text; an unset variable leaves the
+    reply empty, which mod_event_socket fills with ``-ERR command not found``.
+    """
+
+    verb: ClassVar[str] = "getvar"
+    name: str = attrs.field(validator=_token)
+
+    def to_bytes(self) -> bytes:
+        return _encode([f"getvar {self.name}"])
+
+
+@attrs.frozen
 class Exit(Command):
     """``exit``: the server answers ``+OK bye``, a disconnect notice, then closes (B-CMD-1)."""
 

@@ -104,6 +104,14 @@ class ChannelData(CommandReply):
     fills the reply slot of the ``connect`` command.
     """
 
+    #: The header block as received (still percent-encoded): what :meth:`to_event` reads.
+    raw: bytes = attrs.field(default=b"", repr=False, eq=False)
+
+    def to_event(self) -> Event:
+        """The channel data as the CHANNEL_DATA event FreeSWITCH serialised into the reply
+        (a :class:`ChannelEvent`), decoded lazily like any plain event."""
+        return make_event(EventFormat.PLAIN, self.raw)
+
     @property
     def unique_id(self) -> str | None:
         """``Unique-ID``: the uuid of the channel this socket controls."""
@@ -273,7 +281,8 @@ def _channel_data(raw: Headers) -> ChannelData:
         else:
             pairs.extend((name, item) for item in items)
     headers = Headers(pairs)
-    return ChannelData(headers.get("Reply-Text", "").rstrip("\r\n"), headers)
+    block = "".join(f"{name}: {value}\n" for name, value in raw.items()).encode() + b"\n"
+    return ChannelData(headers.get("Reply-Text", "").rstrip("\r\n"), headers, block)
 
 
 _CLASSIFIERS: dict[str, Callable[[Frame], Message]] = {

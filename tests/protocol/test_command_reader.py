@@ -31,6 +31,7 @@ from esl_trio.protocol._commands import (
     Exit,
     FilterAdd,
     FilterDelete,
+    GetVar,
     Linger,
     Log,
     MyEvents,
@@ -151,6 +152,7 @@ STRATEGIES: dict[type[Command], st.SearchStrategy[Command]] = {
     ),
     Connect: st.just(Connect()),
     Resume: st.just(Resume()),
+    GetVar: st.builds(GetVar, token),
 }
 commands = st.one_of(*STRATEGIES.values())
 

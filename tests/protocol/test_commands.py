@@ -22,6 +22,7 @@ from esl_trio.protocol._commands import (
     Exit,
     FilterAdd,
     FilterDelete,
+    GetVar,
     Linger,
     Log,
     MyEvents,
@@ -120,6 +121,7 @@ EXACT_BYTES: list[tuple[Command, bytes]] = [
         SendMsg.hangup(UUID),
         f"sendmsg {UUID}\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\n\n".encode(),
     ),
+    (GetVar("caller_id_number"), b"getvar caller_id_number\n\n"),
 ]
 
 

@@ -1,0 +1,350 @@
+"""``OutboundCall``: the :class:`~esl_trio.Call` a handler gets when FreeSWITCH dials us.
+
+It is the same Call — state, waits, receivers, ``execute`` and every command built on it — over
+the call's own socket instead of an inbound runtime. What differs is where commands go:
+
+* ``sendmsg`` is written without a uuid (the socket's own channel);
+* ``hangup``, ``getvar``, ``set`` and ``send_dtmf`` use the session commands (``sendmsg
+  hangup``, ``getvar``, the ``set`` and ``send_dtmf`` applications), which FreeSWITCH accepts
+  whatever the socket's control; ``bridge`` and ``transfer`` need ``api``, so ``full`` control;
+* the socket's own commands: :meth:`OutboundCall.resume`, :meth:`~OutboundCall.subscribe`,
+  :meth:`~OutboundCall.filter`, :meth:`~OutboundCall.divert_events`.
+
+:class:`OutboundLink` is the call's keeper and command path: one per connection, owning the
+:class:`~esl_trio._connection.Connection` and routing what the reader parses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Final
+
+import trio
+
+from ._call import Call
+from ._call_dial import check_digits, check_word
+from ._call_feeds import Feed, open_call_receiver
+from ._call_values import Hangup
+from ._connection import Connection, ConnectionEnded, ConnectionReport, NoticeArrived, ReplySlot
+from ._errors import CommandError, ConnectionLostError
+from ._outbound_config import OutboundConfig
+from ._receivers import Overflow, Receiver
+from .protocol import (
+    Api,
+    ApiReply,
+    ChannelData,
+    ClientProtocol,
+    Command,
+    CommandReply,
+    DisconnectNotice,
+    DivertEvents,
+    Event,
+    EventEnvelope,
+    EventSubscribe,
+    FilterAdd,
+    FilterDelete,
+    GetVar,
+    Message,
+    NixEvent,
+    Resume,
+    SendMsg,
+)
+
+__all__ = ["OutboundCall", "OutboundLink"]
+
+#: What FreeSWITCH answers for a command it skipped: a command a single-channel socket may not
+#: send, or ``getvar`` of an unset variable (mod_event_socket fills an empty reply with it).
+_NOT_FOUND: Final = "-ERR command not found"
+_FULL_ONLY: Final = "needs a socket with full control (dialplan: socket <host:port> async full)"
+
+
+class OutboundLink:
+    """One outbound socket: the command path and keeper of its call (see the module doc)."""
+
+    __slots__ = (
+        "_connection",
+        "_others",
+        "_sequence",
+        "call",
+        "command_timeout",
+        "end_reason",
+        "event_format",
+        "full",
+        "notice",
+        "reports",
+        "static",
+    )
+
+    def __init__(self, stream: trio.abc.Stream, config: OutboundConfig) -> None:
+        send, self.reports = trio.open_memory_channel[ConnectionReport](8)
+        protocol = ClientProtocol[ReplySlot](
+            outbound=True,
+            max_header_bytes=config.max_header_bytes,
+            max_body_bytes=config.max_body_bytes,
+        )
+        self._connection = Connection(
+            stream,
+            protocol,
+            generation=1,
+            dispatch=self.dispatch,
+            reports=send,
+            receive_size=config.receive_size,
+            write_timeout=config.write_timeout,
+            queue_size=config.queue_size,
+        )
+        self.command_timeout = config.command_timeout
+        self.call: OutboundCall | None = None
+        self.full = True
+        self.static = False
+        #: The encoding ``myevents`` asked for (``event`` subscriptions ask for the same).
+        self.event_format = config.event_format
+        self._others: list[tuple[frozenset[str], Feed[Event]]] = []
+        self._sequence = 0
+        #: The disconnect notice, once it came (the channel is gone).
+        self.notice: DisconnectNotice | None = None
+        #: Why the socket ended (None while it is open).
+        self.end_reason: BaseException | None = None
+
+    @property
+    def connection(self) -> Connection:
+        """The socket's reader, writer and watchdog (run by the server's connection task)."""
+        return self._connection
+
+    # -- the commands a call sends (CallCommands) ---------------------------------------
+
+    @property
+    def runtime(self) -> OutboundLink:
+        return self
+
+    async def request(self, command: Command, limit: float | None = None) -> CommandReply:
+        """Send one command and return its command/reply (an api/response is refused)."""
+        reply = await self._connection.request(
+            command, self.command_timeout if limit is None else limit
+        )
+        if isinstance(reply, ApiReply):
+            raise CommandError(command.describe(), "answered with an api/response")
+        return reply
+
+    async def api(self, command: str, args: str = "") -> ApiReply:
+        if not self.full:
+            raise CommandError(f"api {command}", _FULL_ONLY)
+        reply = await self._connection.request(Api(command, args), self.command_timeout)
+        if isinstance(reply, CommandReply):  # -ERR command not found / permission denied
+            raise CommandError(f"api {command}", reply.text)
+        return reply
+
+    async def sendmsg(self, message: SendMsg) -> CommandReply:
+        call = self.call
+        if message.uuid is not None and call is not None and message.uuid == call.uuid:
+            message = SendMsg(None, message.headers, message.body)  # our own channel
+        # Static mode answers an execute once its application has finished: no deadline.
+        limit = math.inf if self.static and _is_execute(message) else self.command_timeout
+        return await self.request(message, limit)
+
+    # -- what the call tells its keeper (CallKeeper) -------------------------------------
+
+    def poke(self) -> None:
+        """Nothing to do: there is no reconnect to resync after."""
+
+    def note_gap(self, call: Call) -> None:
+        """An outbound socket never reconnects, so no gap is ever marked."""
+
+    def forget(self, call: Call) -> None:
+        """The channel was destroyed; the connection task notices through the notice/EOF."""
+
+    # -- the reader's dispatch (synchronous; never awaits) -------------------------------
+
+    def dispatch(
+        self, connection: Connection, message: Message, now: float
+    ) -> Sequence[Feed[Event]]:
+        if isinstance(message, Event):
+            self._sequence += 1
+            message.envelope = EventEnvelope(1, self._sequence, now)
+            call = self.call
+            if call is not None and message._quick("Unique-ID") == call.uuid:
+                call.offer(message, 1)
+            for names, feed in self._others:
+                if not names or message.name in names:
+                    feed.offer(message, 1)
+        elif isinstance(message, DisconnectNotice) and self.notice is None:
+            self.notice = message
+            if message.is_linger:  # the connection reports the other notices itself
+                connection.report(NoticeArrived(message))
+        return ()
+
+    def socket_receiver(
+        self, names: frozenset[str], max_buffer: int, overflow: Overflow | str
+    ) -> Receiver[Event]:
+        label = "outbound socket " + (",".join(sorted(names)) or "*")
+        opened: tuple[Receiver[Event], Feed[Event]] = open_call_receiver(
+            label, max_buffer, overflow, self._drop_feed
+        )
+        receiver, feed = opened
+        if self.end_reason is not None:
+            feed.close(None)
+        else:
+            self._others.append((names, feed))
+        return receiver
+
+    def _drop_feed(self, feed: Feed[Event]) -> None:
+        self._others = [(n, f) for n, f in self._others if f is not feed]
+
+    # -- the socket ending -----------------------------------------------------------------
+
+    def lost(self, report: ConnectionEnded) -> None:
+        """The socket ended: close it, fail what waits on it, end the receivers."""
+        if self.end_reason is not None:
+            return
+        self.end_reason = report.reason
+        self._connection.close(report.reason)
+        call = self.call
+        if call is not None:
+            call.connection_lost()
+            call.close(
+                ConnectionLostError(
+                    f"the outbound socket of call {call.uuid} closed: {report.reason}",
+                    written=True,
+                )
+            )
+        for _, feed in self._others:
+            feed.close(None)
+        self._others.clear()
+
+
+def _is_execute(message: SendMsg) -> bool:
+    return any(n.lower() == "call-command" and v == "execute" for n, v in message.headers)
+
+
+class OutboundCall(Call):
+    """The call FreeSWITCH connected for. A :class:`~esl_trio.Call`, plus the socket's own
+    commands; the handler's scope is the call's scope.
+
+    Attributes:
+        channel_data: the reply to ``connect``: every channel field and variable as FreeSWITCH
+            had them when it dialled (``call.channel_data.caller_id_number``...).
+    """
+
+    __slots__ = ("_link", "channel_data", "resumed")
+
+    def __init__(self, link: OutboundLink, channel_data: ChannelData) -> None:
+        uuid = channel_data.unique_id
+        if not uuid:
+            raise CommandError("connect", "the channel data has no Unique-ID")
+        super().__init__(link, uuid, destination="", hangup_on_exit=True)
+        self._link = link
+        self.channel_data = channel_data
+        #: ``resume`` was sent: when the handler returns, the channel goes on in the dialplan
+        #: instead of being hung up.
+        self.resumed = False
+        self.resynced(channel_data.to_event())
+
+    def __repr__(self) -> str:
+        return f"<OutboundCall {self.uuid} {self.state.call_state or 'NEW'}>"
+
+    @property
+    def socket_mode(self) -> str:
+        """``async`` or ``static``: how the dialplan's ``socket`` application was called."""
+        return self.channel_data.socket_mode or "async"
+
+    @property
+    def full_control(self) -> bool:
+        """The socket has ``full`` control (``api``, ``event``, ``linger`` are allowed)."""
+        return (self.channel_data.control or "full") == "full"
+
+    # -- the session commands ----------------------------------------------------------
+
+    async def hangup(self, cause: str = "NORMAL_CLEARING") -> Hangup:
+        """Hang the channel up with ``cause`` (``sendmsg`` hangup) and wait for the hangup."""
+        check_word("hangup cause", cause)
+        if self.hangup_outcome is None and not self._ended:
+            reply = await self._link.sendmsg(SendMsg.hangup(None, cause))
+            if reply.is_error and self.hangup_outcome is None:
+                raise CommandError(f"sendmsg hangup {cause}", reply.text)
+        return await self.wait_hangup()
+
+    async def getvar(self, name: str) -> str | None:
+        """Channel variable ``name`` (the socket's ``getvar``); None when unset."""
+        self._check_usable(f"getvar {name}")
+        reply = await self._link.request(GetVar(check_word("variable name", name)))
+        text = reply.text
+        return None if text in ("", _NOT_FOUND) else text
+
+    async def set(self, name: str, value: str) -> None:
+        """Set channel variable ``name`` (the ``set`` application)."""
+        check_word("variable name", name)
+        if "=" in name:
+            raise ValueError(f"variable name {name!r} must not contain '='")
+        if any(c in value for c in "\r\n\0"):
+            raise ValueError(f"variable {name}: the value must not hold CR, LF or NUL")
+        await self.execute("set", f"{name}={value}")
+
+    async def send_dtmf(self, digits: str, *, duration_ms: int | None = None) -> None:
+        """Send DTMF ``digits`` to the channel (the ``send_dtmf`` application)."""
+        check_digits(digits)
+        await self.execute("send_dtmf", digits + (f"@{duration_ms}" if duration_ms else ""))
+
+    async def bridge(self, other: Call | str) -> None:
+        """Bridge with another channel (``uuid_bridge``; needs full control)."""
+        self._require_full("bridge")
+        await super().bridge(other)
+
+    async def transfer(
+        self, destination: str, *, dialplan: str = "XML", context: str = "default"
+    ) -> None:
+        """Send the channel to ``destination`` (``uuid_transfer``; needs full control)."""
+        self._require_full("transfer")
+        await super().transfer(destination, dialplan=dialplan, context=context)
+
+    def _require_full(self, what: str) -> None:
+        if not self.full_control:
+            raise CommandError(what, _FULL_ONLY)
+
+    # -- the socket's own commands -------------------------------------------------------
+
+    async def resume(self) -> None:
+        """``resume``: when the handler returns, the channel continues in the dialplan
+        (after the ``socket`` application) instead of being hung up."""
+        self._check_usable("resume")
+        await self._checked(Resume())
+        self.resumed = True
+
+    async def subscribe(self, *names: str) -> None:
+        """``event <names>``: more events on this socket (needs full control).
+
+        Events of this channel reach :meth:`events`; events of other channels (``event``
+        is not limited to this channel, unlike ``myevents``) reach :meth:`socket_events`.
+        """
+        self._require_full("event")
+        await self._checked(EventSubscribe(self._link.event_format, *names))
+
+    async def unsubscribe(self, *names: str) -> None:
+        """``nixevent <names>`` (needs full control)."""
+        self._require_full("nixevent")
+        await self._checked(NixEvent(*names))
+
+    async def filter(self, header: str, value: str) -> None:
+        """``filter <header> <value>``: only events matching a filter reach the socket."""
+        await self._checked(FilterAdd(header, value))
+
+    async def unfilter(self, header: str, value: str | None = None) -> None:
+        """``filter delete <header> [<value>]``."""
+        await self._checked(FilterDelete(header, value))
+
+    async def divert_events(self, on: bool = True) -> None:
+        """``divert_events on|off``: events the channel's media bugs and inputs raise
+        (DETECTED_SPEECH, ...) come to this socket instead of the dialplan."""
+        await self._checked(DivertEvents(on))
+
+    def socket_events(
+        self, *names: str, max_buffer: int = 1000, overflow: Overflow | str = Overflow.DROP_NEWEST
+    ) -> Receiver[Event]:
+        """A bounded receiver of every event reaching this socket named ``names`` (none: all),
+        this channel's and any other's (after :meth:`subscribe`). It ends with the socket."""
+        return self._link.socket_receiver(frozenset(n.upper() for n in names), max_buffer, overflow)
+
+    async def _checked(self, command: Command) -> CommandReply:
+        reply = await self._link.request(command)
+        if reply.is_error:
+            raise CommandError(command.describe(), reply.text)
+        return reply
