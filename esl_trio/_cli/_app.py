@@ -62,7 +62,10 @@ async def _guarded(handler: Handler, args: argparse.Namespace) -> int:
     codes: list[int] = []  # stays empty when a signal cancelled the handler
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_watch_signals, nursery.cancel_scope, received)
+            # Started (not start_soon): the watcher is in place before the command runs, so a
+            # command that opens its own signal receiver (serve-outbound drains on a signal)
+            # has the newer one, which takes the signals while it is open.
+            await nursery.start(_watch_signals, nursery.cancel_scope, received)
             codes.append(await handler(args))
             nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
@@ -72,8 +75,14 @@ async def _guarded(handler: Handler, args: argparse.Namespace) -> int:
     return int(codes[0])
 
 
-async def _watch_signals(scope: trio.CancelScope, received: list[int]) -> None:
+async def _watch_signals(
+    scope: trio.CancelScope,
+    received: list[int],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for signum in signals:
             received.append(signum)
             scope.cancel()

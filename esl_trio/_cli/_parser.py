@@ -10,13 +10,15 @@ from ..protocol import EventFormat
 from ._commands import cmd_api, cmd_bgapi, cmd_events, cmd_health
 from ._demo import cmd_demo
 from ._originate import add_originate, cmd_originate
+from ._outbound import cmd_serve_outbound
 from ._server import DEFAULT_PASSWORD, cmd_fake_server
 from ._watch import cmd_watch
 
 __all__ = ["build_parser"]
 
 _DESCRIPTION = """\
-A command line for FreeSWITCH's inbound Event Socket, built on esl-trio.
+A command line for FreeSWITCH's inbound Event Socket, built on esl-trio (and, with
+serve-outbound, a server for its outbound mode: the dialplan's `socket` application).
 
 The connection comes from --url esl://[user@domain:]password@host[:port], else from
 ESL_TRIO_URL (or ESL_TRIO_HOST / _PORT / _PASSWORD / _USER), else esl://ClueCon@127.0.0.1:8021.
@@ -25,7 +27,8 @@ Prefer the environment for real passwords: command lines are visible to other us
 
 _EPILOG = """\
 exit codes: 0 ok, 1 command failed (-ERR), 2 usage error, 3 cannot connect / connection lost,
-4 authentication rejected, 5 handshake or protocol error, 130 interrupted (Ctrl-C).
+4 authentication rejected, 5 handshake or protocol error, 130 interrupted (Ctrl-C;
+serve-outbound drains its calls and exits 0).
 Try it without a switch: esl-trio demo
 """
 
@@ -45,6 +48,16 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 
 _seconds = _positive(float)
 _count = _positive(int)
+
+
+def _grace(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
 
 
 def _connection_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -152,6 +165,7 @@ def _add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     watch.add_argument("--iterations", type=_count, metavar="N", help="stop after N refreshes")
 
     _add_fake_server(sub)
+    _add_serve_outbound(sub)
 
 
 def _add_fake_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -171,6 +185,41 @@ def _add_fake_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         metavar="K=V[,K=V]",
         help="calls_per_second, hold_time, seed, heartbeat_interval (0: none), e.g. "
         "calls_per_second=2,hold_time=5,seed=1",
+    )
+
+
+def _add_serve_outbound(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = _add(
+        sub,
+        "serve-outbound",
+        cmd_serve_outbound,
+        "serve FreeSWITCH's outbound socket connections with a handler until Ctrl-C",
+        connects=False,
+    )
+    serve.add_argument(
+        "handler_spec",
+        metavar="MODULE:FUNCTION",
+        help="the handler, `async def handle(call)`, e.g. myapp.calls:handle",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8084, help="port; 0 picks a free one (8084)")
+    serve.add_argument(
+        "--max-calls",
+        type=_count,
+        metavar="N",
+        help="calls handled at once; more are refused with SWITCH_CONGESTION (1000)",
+    )
+    serve.add_argument(
+        "--hangup-grace",
+        type=_grace,
+        metavar="S",
+        help="seconds a handler still runs after its call hung up, before it is cancelled (5)",
+    )
+    serve.add_argument(
+        "--drain-timeout",
+        type=_seconds,
+        metavar="S",
+        help="seconds running calls get after Ctrl-C/SIGTERM before they are hung up (10)",
     )
 
 
