@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 
+import trio
+
 from esl_trio import OutboundCall
 
 #: What the echo handler plays: a short tone, so a real FreeSWITCH finishes it quickly too.
@@ -59,3 +61,10 @@ def not_async(call: OutboundCall) -> None:
 
 
 NOT_CALLABLE = 42
+
+
+async def ignore_hangup(call: OutboundCall) -> None:
+    """Keep running after the hangup: the server cancels it after ``hangup_grace``."""
+    await call.answer()
+    await call.wait_hangup()
+    await trio.sleep_forever()
