@@ -95,7 +95,7 @@ async def dialer_main() -> None:
             words = line.decode().split()
             if words[0] == "calls":
                 port, concurrency, count = map(int, words[1:])
-                limit, wrong = trio.Semaphore(concurrency), []
+                limit, wrong = trio.Semaphore(concurrency), list[FakeOutboundCall]()
                 async with trio.open_nursery() as nursery:
                     for _ in range(count):
                         nursery.start_soon(_dial_one, dialer, port, limit, wrong)
