@@ -28,6 +28,7 @@ from ._call_feeds import Feed, open_call_receiver
 from ._call_values import Hangup
 from ._connection import Connection, ConnectionEnded, ConnectionReport, NoticeArrived, ReplySlot
 from ._errors import CommandError, ConnectionLostError
+from ._event_names import check_event_names
 from ._outbound_config import OutboundConfig
 from ._receivers import Overflow, Receiver
 from .protocol import (
@@ -309,19 +310,21 @@ class OutboundCall(Call):
         await self._checked(Resume())
         self.resumed = True
 
-    async def subscribe(self, *names: str) -> None:
-        """``event <names>``: more events on this socket (needs full control).
+    async def subscribe(self, *names: str, custom: Sequence[str] = ()) -> None:
+        """``event <names> [CUSTOM <custom>...]``: more events on this socket (needs full
+        control).
 
         Events of this channel reach :meth:`events`; events of other channels (``event``
         is not limited to this channel, unlike ``myevents``) reach :meth:`socket_events`.
         """
         self._require_full("event")
-        await self._checked(EventSubscribe(self._link.event_format, *names))
+        wanted = check_event_names(names)
+        await self._checked(EventSubscribe(self._link.event_format, wanted, tuple(custom)))
 
-    async def unsubscribe(self, *names: str) -> None:
-        """``nixevent <names>`` (needs full control)."""
+    async def unsubscribe(self, *names: str, custom: Sequence[str] = ()) -> None:
+        """``nixevent <names> [CUSTOM <custom>...]`` (needs full control)."""
         self._require_full("nixevent")
-        await self._checked(NixEvent(*names))
+        await self._checked(NixEvent(check_event_names(names), tuple(custom)))
 
     async def filter(self, header: str, value: str) -> None:
         """``filter <header> <value>``: only events matching a filter reach the socket."""
