@@ -92,9 +92,10 @@ async def test_issue12_item4_a_refusal_storm_logs_once_a_second(
         async with serving(idle, max_calls=1, refuse_cause="USER_BUSY") as bench:
             held = await bench.dial()
             await held.wait_command("linger")
-            storm = [await bench.dial() for _ in range(50)]
-            for call in storm:
-                await call.wait_closed()
+            storm = []
+            for _ in range(50):  # one after the other, within the same second
+                storm.append(await bench.dial())
+                await storm[-1].wait_closed()
             await trio.sleep(1.5)
             last = await bench.dial()
             await last.wait_closed()
@@ -320,3 +321,20 @@ async def test_issue12_the_blocks_own_exception_comes_out_unwrapped(
             raise group
     assert caught.value.message == "mine"
     assert [id(e) for e in caught.value.exceptions] == [id(e) for e in group.exceptions]
+
+
+async def test_issue12_item4_a_flood_of_silent_sockets_is_bounded(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    async with serving(idle, max_calls=1, connect_timeout=30) as bench:
+        peers = [Peer(bench.server) for _ in range(30)]  # none ever answers connect
+        await trio.sleep(1)
+        assert bench.server.open_connections == 2 * 1 + 16  # the bound, not 30
+        assert bench.server.stats().refused == 30 - 18
+        closed = 0
+        for peer in peers:
+            with trio.move_on_after(0.5):  # 18 open ones wait 9 s in all, < connect_timeout
+                await peer.wait_closed()
+                closed += 1
+                assert peer.received == b""  # the ones past the bound: closed, no connect
+        assert closed == 12
