@@ -311,6 +311,9 @@ class OutboundServer:
             session.lifecycle.fire(OutboundTrigger.LOST)
             return
         assert isinstance(reply, ChannelData)  # the protocol accepts nothing else for connect
+        if session.lifecycle.state is not OutboundState.CONNECTING:  # closed right after it
+            self._counts.broken += 1
+            return
         if self._active >= config.max_calls or self._closing:
             await self._refuse(session, reply)
             return

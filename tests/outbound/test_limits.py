@@ -338,3 +338,19 @@ async def test_issue12_item4_a_flood_of_silent_sockets_is_bounded(
                 closed += 1
                 assert peer.received == b""  # the ones past the bound: closed, no connect
         assert closed == 12
+
+
+async def test_issue12_item4_garbage_right_after_the_channel_data_is_no_internal_error(
+    autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="esl_trio.outbound"):
+        async with serving(idle) as bench:
+            for _ in range(20):  # whichever task sees it first, reader or conversation
+                peer = Peer(bench.server)
+                await peer.expect(b"connect\n\n")
+                # In one read: the reply and garbage, so the reader reports the end in the same
+                # step that wakes the conversation.
+                await peer.send(CONNECT_REPLY + b"no colon here\n\n")
+            await trio.sleep(1)
+    assert not [r for r in caplog.records if "internal error" in r.getMessage()]
+    assert bench.server.stats().accepted == 20 and bench.server.open_connections == 0
