@@ -327,8 +327,11 @@ class OutboundServer:
     async def _refuse(self, session: _Session, data: ChannelData) -> None:
         session.lifecycle.fire(OutboundTrigger.OVER_LIMIT)
         self._counts.refused += 1
-        cause = self.config.refuse_cause
-        self._refusals.log(data.unique_id or "?", self._active, cause)
+        if self._closing:  # connected while the drain ran: not a limit, a shutdown
+            cause = self.config.shutdown_cause
+        else:
+            cause = self.config.refuse_cause
+            self._refusals.log(data.unique_id or "?", self._active, cause)
         with trio.move_on_after(self.config.connect_timeout):
             with contextlib.suppress(EslError):  # closing the socket hangs it up anyway
                 await session.link.request(SendMsg.hangup(None, cause))
