@@ -359,15 +359,14 @@ async def test_issue12_item4_garbage_right_after_the_channel_data_is_no_internal
 async def test_issue12_item3_a_call_still_connecting_when_the_drain_begins_is_hung_up(
     autojump_clock: trio.abc.Clock,
 ) -> None:
-    async with trio.open_nursery() as nursery:
-        async with serving(idle) as bench:
-            peer = Peer(bench.server)
-            await peer.expect(b"connect\n\n")
+    async with trio.open_nursery() as nursery, serving(idle) as bench:
+        peer = Peer(bench.server)
+        await peer.expect(b"connect\n\n")
 
-            async def answer_late() -> None:
-                await trio.sleep(1)  # the drain has begun by now
-                await peer.send(CONNECT_REPLY)
+        async def answer_late() -> None:
+            await trio.sleep(1)  # the drain has begun by now
+            await peer.send(CONNECT_REPLY)
 
-            nursery.start_soon(answer_late)
+        nursery.start_soon(answer_late)
     await peer.expect(b"hangup-cause: SYSTEM_SHUTDOWN")
     assert bench.server.stats().refused == 1
