@@ -314,6 +314,12 @@ class Call:
         self._wake_job_waiters()
         self._notify()
 
+    def released(self) -> None:
+        """Its keeper lets the channel go (an outbound socket closed once the handler was
+        done, or after the hangup): waits end as on a hangup, receivers end without an error."""
+        if not self._ended and self._closed_error is None:
+            self._end(self._hangup or Hangup("NORMAL_CLEARING"))
+
     def _end(self, outcome: Hangup) -> None:
         """The channel is gone: fail what waits for it, end its receivers, leave the index."""
         self._ended = True

@@ -200,7 +200,9 @@ class OutboundLink:
         self.end_reason = report.reason
         self._connection.close(report.reason)
         call = self.call
-        if call is not None:
+        if call is not None and call.hangup_outcome is not None:
+            call.released()  # the channel was gone already: its receivers just end
+        elif call is not None:
             call.connection_lost()
             call.close(
                 ConnectionLostError(
@@ -211,6 +213,14 @@ class OutboundLink:
         for _, feed in self._others:
             feed.close(None)
         self._others.clear()
+
+    def close(self) -> None:
+        """The server is done with the socket: the call is let go, everything waiting ends."""
+        if self.call is not None:
+            self.call.released()
+        self.lost(
+            ConnectionEnded(ConnectionLostError("the call's socket was closed", written=False))
+        )
 
 
 def _is_execute(message: SendMsg) -> bool:

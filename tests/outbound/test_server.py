@@ -11,9 +11,9 @@ import logging
 import pytest
 import trio
 
-from esl_trio import Call, NotReadyError, OutboundCall, open_outbound_server
+from esl_trio import Call, NotReadyError, OutboundCall, Receiver, open_outbound_server
 from esl_trio.errors import CallEndedError
-from esl_trio.protocol import EventFormat
+from esl_trio.protocol import Event, EventFormat
 from esl_trio.testing import open_fake_dialer
 
 from .conftest import serving
@@ -365,3 +365,28 @@ async def test_issue12_item3_no_new_call_once_the_drain_began(
         _, stream = await dialer.dial_memory()
         with pytest.raises(NotReadyError, match="shutting down"):
             server.serve_stream(stream)
+
+
+async def test_issue12_item3_receivers_outside_the_handler_end_with_the_socket(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    got: list[str] = []
+    ended = trio.Event()
+
+    async def follow(events: Receiver[Event]) -> None:
+        async for event in events:
+            got.append(event.name)
+        ended.set()  # the loop ended instead of blocking for ever
+
+    async with trio.open_nursery() as outside:
+
+        async def handler(call: OutboundCall) -> None:
+            outside.start_soon(follow, call.events())
+            await call.answer()
+
+        async with serving(handler) as bench:
+            fake = await bench.dial(answered=False)
+            await fake.wait_closed()
+            with trio.fail_after(5):
+                await ended.wait()
+    assert "CHANNEL_EXECUTE_COMPLETE" in got
