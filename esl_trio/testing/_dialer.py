@@ -13,10 +13,19 @@ connect to the application for each call, wait for ``connect``, and hand over th
         call.hangup("USER_BUSY")
         await call.wait_closed()
 
-The wire behaviour is :class:`._outbound_session.OutboundSession`'s; this module does the I/O:
-per call a reader (commands, in order), an application runner (the channel's apps one after
-another, each taking ``app_durations[name]`` seconds of trio time) and the writer of one
-bounded outbox, all in the dialer's nursery.
+The wire behaviour is :class:`._outbound_session.OutboundSession`'s (its docstring lists what is
+modelled, from mod_event_socket.c and the recorded session); this module does the I/O and the
+timing: per call a reader (commands, in order; the first one must come within 25 s of trio
+time, else the goodbye and close, as ``listener_run`` does), an application runner (the
+channel's applications one after another, each taking ``app_durations[name]`` seconds of trio
+time, or what its argument says: ``sleep``, ``play_and_get_digits`` waiting for the digits of
+:meth:`FakeOutboundCall.send_dtmf`; in static mode inside the command that started it) and the
+writer of one bounded outbox, all in the dialer's nursery.
+
+For tests of a server facing a broken FreeSWITCH: :meth:`FakeOutboundCall.send_raw` (bytes in
+order with the rest), :meth:`FakeOutboundCall.send_oversize_frame`,
+:meth:`FakeOutboundCall.drop` (close now, no notice), and the dial options ``connect_reply``
+(False: never answer ``connect``) and ``connect_delay``.
 """
 
 from __future__ import annotations
@@ -432,8 +441,12 @@ class FakeDialer:
     Attributes:
         calls: every call placed, oldest first.
         app_durations: seconds (trio time) an application runs before its
-            CHANNEL_EXECUTE_COMPLETE, by name (``{"playback": 3.0}``); 0 when absent.
-        api_handlers: what ``api <cmd>`` answers on an outbound socket, by command name.
+            CHANNEL_EXECUTE_COMPLETE, by name (``{"playback": 3.0}``); 0 when absent, or what
+            the argument says (``sleep <ms>``); a name listed here is an application even if
+            FreeSWITCH does not know it (see :meth:`OutboundSession.plan`).
+        api_handlers: what ``api <cmd>`` answers on an outbound socket, by command name; they
+            come before the built-in ``uuid_kill``, ``uuid_getvar``, ``uuid_setvar``,
+            ``uuid_exists`` and ``uuid_send_dtmf`` (``Control: full`` only).
     """
 
     def __init__(

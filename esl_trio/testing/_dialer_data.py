@@ -4,7 +4,8 @@ Derived once from ``tests/fixtures/freeswitch-1.11/30-outbound-connect-reply.raw
 ``connect``: one CHANNEL_DATA header block of a ``loopback/9196`` call parked in
 ``socket 127.0.0.1:<port> async full``) and ``34-outbound-after-hangup-stream.raw`` (the events
 and the linger notice after it). The fixtures are not read at runtime, so the wheel does not need
-them; ``tests/testing/test_dialer.py`` checks the connect reply against the recording.
+them; ``tests/testing/test_dialer.py`` checks the connect reply and the whole after-hangup
+stream (every event's headers, in order) against the recordings.
 
 A layout names a *key* per header, filled from the call's state by :mod:`._outbound_session`;
 a key starting with ``=`` is a literal value.

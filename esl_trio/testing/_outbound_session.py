@@ -711,7 +711,8 @@ class OutboundSession:
     # -- applications --------------------------------------------------------------------
 
     def plan(self, app: App, durations: Mapping[str, float]) -> AppPlan:
-        """What ``app`` does, timed by ``durations`` (seconds by name) where it says nothing.
+        """What ``app`` does, timed by ``durations`` (seconds by name) unless its input decides
+        (``park``, ``echo``, ``play_and_get_digits``).
 
         * ``answer``: CHANNEL_ANSWER (a ringing channel) before its completion.
         * ``set name=value`` (``set name`` / ``set name=`` unset it), ``export``, ``unset``:
@@ -732,17 +733,17 @@ class OutboundSession:
           hangs up with ``DESTINATION_OUT_OF_ORDER``.
         """
         name = app.name.lower()
+        if name in ("park", "echo"):
+            return AppPlan("forever")
+        if name == "play_and_get_digits":
+            collect = Collect.parse(app.arg)
+            return AppPlan("collect", collect=collect) if collect else AppPlan("timed")
         if name in durations:
             return AppPlan("timed", durations[name])
         if name not in KNOWN_APPS:
             return AppPlan("invalid")
-        if name in ("park", "echo"):
-            return AppPlan("forever")
         if name == "sleep":
             return AppPlan("timed", max(c_atoi(app.arg), 0) / 1000)
-        if name == "play_and_get_digits":
-            collect = Collect.parse(app.arg)
-            return AppPlan("collect", collect=collect) if collect else AppPlan("timed")
         return AppPlan("timed")
 
     def invalid_app(self, app: App) -> Output:
