@@ -369,7 +369,7 @@ class FakeOutboundCall:
         session.start_collect(collect)
         for _ in range(collect.tries):
             digits, terminator, timed_out = "", "", False
-            while not collect.max_digits or len(digits) < collect.max_digits:
+            while len(digits) < collect.max_digits:  # switch_ivr_read collects while len < max
                 digit = await self._next_digit(collect.digit_timeout if digits else collect.timeout)
                 if digit is None:
                     timed_out = True
@@ -380,8 +380,6 @@ class FakeOutboundCall:
                 digits += digit
             if not session.channel.up:
                 return
-            if collect.max_digits == 0 and not digits:
-                timed_out = False
             if session.read_digits(collect, digits, terminator, timed_out):
                 return
 

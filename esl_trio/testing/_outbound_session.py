@@ -845,8 +845,9 @@ class OutboundSession:
             self.channel.set_variable(f"{collect.variable}_invalid", None)
 
     def _park(self) -> tuple[bytes, ...]:
-        """The socket application's park (async mode), fired once, before what needs it."""
-        if self._parked or not self.async_mode:
+        """The socket application's park (async mode, once ``connect`` came: socket_function
+        waits for LFLAG_CONNECTED), fired once, before what needs it."""
+        if self._parked or not self.async_mode or not self.connected:
             return ()
         self._parked = True
         return self._deliver(self._event("CHANNEL_PARK", [])).frames
@@ -888,7 +889,7 @@ class OutboundSession:
     def _after_hangup(self) -> tuple[bytes, ...]:
         """The socket application returns and the state machine reports (fixture ``34``)."""
         channel, frames = self.channel, list[bytes]()
-        if self.async_mode:
+        if self._parked:
             frames += self._deliver(self._event("CHANNEL_UNPARK", [])).frames
         socket = App("socket", channel.socket_data, self._socket_app_uuid)
         frames += self._deliver(

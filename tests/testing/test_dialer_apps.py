@@ -274,6 +274,21 @@ async def test_static_mode_hangup_leaves_the_state_events_after_close():
                          "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY"]  # fmt: skip
 
 
+async def test_static_mode_linger_keeps_the_socket_then_closes(autojump_clock):
+    async with open_fake_dialer() as dialer:
+        call, app = await subscribed(dialer, async_mode=False)
+        assert await app.command(b"linger 5\n\n") == "+OK will linger 5 seconds"
+        call.hangup()
+        hangup, notice = await app.next(), await app.next()
+        assert hangup.name == "CHANNEL_HANGUP"
+        assert notice.headers.get("Content-Disposition") == "linger"
+        start = trio.current_time()
+        (goodbye,) = await app.read_to_eof()
+        assert goodbye.headers.get("Content-Disposition") == "disconnect"
+        assert trio.current_time() - start == pytest.approx(5)
+        assert call.events[-2].name == "CHANNEL_HANGUP_COMPLETE"
+
+
 # -- 4. applications -------------------------------------------------------------------------
 
 
@@ -472,6 +487,20 @@ async def test_play_and_get_digits_ends_with_the_hangup(autojump_clock):
         assert names == ["CHANNEL_HANGUP", "CHANNEL_EXECUTE_COMPLETE"]
         call.send_dtmf("1")  # the channel is gone: no DTMF any more
         assert "DTMF" not in [e.name for e in call.events]
+
+
+async def test_play_and_get_digits_with_nothing_to_collect_tries_again():
+    """min 0 max 0: switch_ivr_read collects nothing (success, no digits), which is no
+    success for the loop: every try fails at once."""
+    async with open_fake_dialer() as dialer:
+        call, app = await subscribed(dialer)
+        call.send_dtmf("5")
+        await events_until(app, "DTMF")
+        await app.command(execute(PAGD, "0 0 2 5000 # p.wav bad.wav pin"))
+        done = (await events_until(app, "CHANNEL_EXECUTE_COMPLETE"))[-1]
+        assert done.headers.get("variable_read_result") == "success"
+        assert done.headers.get("variable_pin") is None
+        assert call._session.dtmf_queue == ["5"]  # not read
 
 
 def test_c_atoi():
