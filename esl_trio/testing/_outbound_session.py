@@ -251,8 +251,9 @@ class Channel:
     phase: Phase = "execute"
 
     def __attrs_post_init__(self) -> None:
-        recorded = dict(self._resolve(name.removeprefix("variable_"), key)
-                        for name, key in data.VARIABLES)  # fmt: skip
+        recorded = dict(
+            self._resolve(name.removeprefix("variable_"), key) for name, key in data.VARIABLES
+        )
         self.variables = {**recorded, **self.variables}
 
     @property
@@ -335,19 +336,19 @@ class Channel:
             "last_app": last_app,
             "last_arg": self.variables.get("current_application_data", "") if last_app else "",
         }
-        spans = {"duration": end - start, "bill": end - answer if answer else 0,
-                 "answer": answer - start if answer else 0}  # fmt: skip
-        values.update({
-            "duration": str(spans["duration"] // 1_000_000),
-            "mduration": str(spans["duration"] // 1000),
-            "uduration": str(spans["duration"]),
-            "billsec": str(spans["bill"] // 1_000_000),
-            "billmsec": str(spans["bill"] // 1000),
-            "billusec": str(spans["bill"]),
-            "answersec": str(spans["answer"] // 1_000_000),
-            "answermsec": str(spans["answer"] // 1000),
-            "answerusec": str(spans["answer"]),
-        })  # fmt: skip
+        spans = {
+            "duration": end - start,
+            "bill": end - answer if answer else 0,
+            "answer": answer - start if answer else 0,
+        }
+        for span, micros in spans.items():
+            for unit, divisor in (("sec", 1_000_000), ("msec", 1000), ("usec", 1)):
+                values[f"{span}{unit}"] = str(micros // divisor)
+        values["duration"], values["mduration"], values["uduration"] = (
+            values.pop("durationsec"),
+            values.pop("durationmsec"),
+            values.pop("durationusec"),
+        )
         cause = self.hangup_cause or "NORMAL_CLEARING"
         pairs = [("hangup_cause", cause), ("hangup_cause_q850", str(HANGUP_CAUSES.get(cause, 0)))]
         for name, key in data.HANGUP_COMPLETE_VARIABLES:
@@ -792,7 +793,7 @@ class OutboundSession:
                 ("playback_ms", millis),
                 ("playback_samples", millis * 8),
             ):
-                channel.set_variable(key, str(number))  # fmt: skip
+                channel.set_variable(key, str(number))
             channel.set_variable("current_application_response", "FILE PLAYED")
         return Output(frames).then(self._complete(app))
 
