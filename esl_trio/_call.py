@@ -246,6 +246,7 @@ class Call:
             self._hangup = Hangup(
                 _field(event, "Hangup-Cause") or "NORMAL_UNSPECIFIED", event=event
             )
+            self._end_dtmf()  # no digit comes after the hangup: those loops end now
             self._wake_job_waiters()
         for names, feed in self._event_feeds:
             if not names or name in names:
@@ -459,16 +460,24 @@ class Call:
         return receiver
 
     def dtmf(self, *, max_buffer: int = 100) -> Receiver[str]:
-        """A receiver of the DTMF digits this channel receives (``"1"``, ``"#"``...)."""
+        """A receiver of the DTMF digits this channel receives (``"1"``, ``"#"``...).
+
+        It ends when the channel hangs up (after the digits it holds), or the runtime stops.
+        """
         opened: tuple[Receiver[str], Feed[str]] = open_call_receiver(
             f"call {self.uuid} dtmf", max_buffer, Overflow.DROP_NEWEST, self._drop_feed
         )
         receiver, feed = opened
-        if self._finished():
+        if self._finished() or self._hangup is not None:
             feed.close(self._closed_error)
         else:
             self._dtmf_feeds.append(feed)
         return receiver
+
+    def _end_dtmf(self) -> None:
+        for dtmf in self._dtmf_feeds:
+            dtmf.close(None)
+        self._dtmf_feeds = []
 
     def _finished(self) -> bool:
         return self._ended or self._left or self._closed_error is not None

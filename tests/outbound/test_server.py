@@ -390,3 +390,26 @@ async def test_issue12_item3_receivers_outside_the_handler_end_with_the_socket(
             with trio.fail_after(5):
                 await ended.wait()
     assert "CHANNEL_EXECUTE_COMPLETE" in got
+
+
+async def test_issue12_item3_the_dtmf_receiver_ends_with_the_hangup(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    got: list[str] = []
+    ended_at: list[float] = []
+
+    async def handler(call: OutboundCall) -> None:
+        async for digit in call.dtmf():  # no timeout: the hangup must end it
+            got.append(digit)
+        ended_at.append(trio.current_time())
+
+    async with serving(handler) as bench:
+        fake = await bench.dial()
+        await fake.wait_command("linger")
+        fake.send_dtmf("7")
+        await trio.sleep(3)
+        fake.hangup()
+        hung_up_at = trio.current_time()
+        await fake.wait_closed()
+    assert got == ["7"]
+    assert ended_at == [hung_up_at]  # at once, not after the grace
