@@ -91,6 +91,7 @@ _WITH_VARIABLES: Final = frozenset(
 )
 _HANGUP_EVENTS: Final = frozenset({"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"})
 _UNDEFINED: Final = "_undef_"  # what uuid_getvar prints for an unset variable
+_NO_REPLY: Final = "-ERR no reply"  # an api command that printed nothing
 
 
 def _field(event: Event, name: str) -> str | None:
@@ -612,9 +613,13 @@ class Call:
     async def send_dtmf(self, digits: str, *, duration_ms: int | None = None) -> None:
         """Send DTMF ``digits`` to the channel (``uuid_send_dtmf``)."""
         check_digits(digits)
-        await self._api(
-            "uuid_send_dtmf", f"{self.uuid} {digits}" + (f"@{duration_ms}" if duration_ms else "")
-        )
+        args = f"{self.uuid} {digits}" + (f"@{duration_ms}" if duration_ms else "")
+        self._check_usable("uuid_send_dtmf")
+        reply = await self._registry.runtime.api("uuid_send_dtmf", args)
+        # mod_commands writes nothing when it sent the digits, which mod_event_socket turns
+        # into "-ERR no reply": that one -ERR is the success.
+        if reply.is_error and reply.text.strip() != _NO_REPLY:
+            raise CommandError(f"api uuid_send_dtmf {args}", reply.text.strip())
 
     async def set(self, name: str, value: str) -> None:
         """Set channel variable ``name`` (``uuid_setvar``)."""
