@@ -91,6 +91,7 @@ _WITH_VARIABLES: Final = frozenset(
 )
 _HANGUP_EVENTS: Final = frozenset({"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"})
 _UNDEFINED: Final = "_undef_"  # what uuid_getvar prints for an unset variable
+_NO_REPLY: Final = "-ERR no reply"  # an api command that printed nothing
 
 
 def _field(event: Event, name: str) -> str | None:
@@ -246,6 +247,7 @@ class Call:
             self._hangup = Hangup(
                 _field(event, "Hangup-Cause") or "NORMAL_UNSPECIFIED", event=event
             )
+            self._end_dtmf()  # no digit comes after the hangup: those loops end now
             self._wake_job_waiters()
         for names, feed in self._event_feeds:
             if not names or name in names:
@@ -313,6 +315,12 @@ class Call:
                 self._hangup = Hangup(_field(dump, "Hangup-Cause") or ENDED_WHILE_DISCONNECTED)
         self._wake_job_waiters()
         self._notify()
+
+    def released(self) -> None:
+        """Its keeper lets the channel go (an outbound socket closed once the handler was
+        done, or after the hangup): waits end as on a hangup, receivers end without an error."""
+        if not self._ended and self._closed_error is None:
+            self._end(self._hangup or Hangup("NORMAL_CLEARING"))
 
     def _end(self, outcome: Hangup) -> None:
         """The channel is gone: fail what waits for it, end its receivers, leave the index."""
@@ -453,16 +461,24 @@ class Call:
         return receiver
 
     def dtmf(self, *, max_buffer: int = 100) -> Receiver[str]:
-        """A receiver of the DTMF digits this channel receives (``"1"``, ``"#"``...)."""
+        """A receiver of the DTMF digits this channel receives (``"1"``, ``"#"``...).
+
+        It ends when the channel hangs up (after the digits it holds), or the runtime stops.
+        """
         opened: tuple[Receiver[str], Feed[str]] = open_call_receiver(
             f"call {self.uuid} dtmf", max_buffer, Overflow.DROP_NEWEST, self._drop_feed
         )
         receiver, feed = opened
-        if self._finished():
+        if self._finished() or self._hangup is not None:
             feed.close(self._closed_error)
         else:
             self._dtmf_feeds.append(feed)
         return receiver
+
+    def _end_dtmf(self) -> None:
+        for dtmf in self._dtmf_feeds:
+            dtmf.close(None)
+        self._dtmf_feeds = []
 
     def _finished(self) -> bool:
         return self._ended or self._left or self._closed_error is not None
@@ -597,9 +613,13 @@ class Call:
     async def send_dtmf(self, digits: str, *, duration_ms: int | None = None) -> None:
         """Send DTMF ``digits`` to the channel (``uuid_send_dtmf``)."""
         check_digits(digits)
-        await self._api(
-            "uuid_send_dtmf", f"{self.uuid} {digits}" + (f"@{duration_ms}" if duration_ms else "")
-        )
+        args = f"{self.uuid} {digits}" + (f"@{duration_ms}" if duration_ms else "")
+        self._check_usable("uuid_send_dtmf")
+        reply = await self._registry.runtime.api("uuid_send_dtmf", args)
+        # mod_commands writes nothing when it sent the digits, which mod_event_socket turns
+        # into "-ERR no reply": that one -ERR is the success.
+        if reply.is_error and reply.text.strip() != _NO_REPLY:
+            raise CommandError(f"api uuid_send_dtmf {args}", reply.text.strip())
 
     async def set(self, name: str, value: str) -> None:
         """Set channel variable ``name`` (``uuid_setvar``)."""

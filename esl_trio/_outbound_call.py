@@ -28,6 +28,7 @@ from ._call_feeds import Feed, open_call_receiver
 from ._call_values import Hangup
 from ._connection import Connection, ConnectionEnded, ConnectionReport, NoticeArrived, ReplySlot
 from ._errors import CommandError, ConnectionLostError
+from ._event_names import check_event_names
 from ._outbound_config import OutboundConfig
 from ._receivers import Overflow, Receiver
 from .protocol import (
@@ -199,7 +200,9 @@ class OutboundLink:
         self.end_reason = report.reason
         self._connection.close(report.reason)
         call = self.call
-        if call is not None:
+        if call is not None and call.hangup_outcome is not None:
+            call.released()  # the channel was gone already: its receivers just end
+        elif call is not None:
             call.connection_lost()
             call.close(
                 ConnectionLostError(
@@ -210,6 +213,14 @@ class OutboundLink:
         for _, feed in self._others:
             feed.close(None)
         self._others.clear()
+
+    def close(self) -> None:
+        """The server is done with the socket: the call is let go, everything waiting ends."""
+        if self.call is not None:
+            self.call.released()
+        self.lost(
+            ConnectionEnded(ConnectionLostError("the call's socket was closed", written=False))
+        )
 
 
 def _is_execute(message: SendMsg) -> bool:
@@ -309,19 +320,21 @@ class OutboundCall(Call):
         await self._checked(Resume())
         self.resumed = True
 
-    async def subscribe(self, *names: str) -> None:
-        """``event <names>``: more events on this socket (needs full control).
+    async def subscribe(self, *names: str, custom: Sequence[str] = ()) -> None:
+        """``event <names> [CUSTOM <custom>...]``: more events on this socket (needs full
+        control).
 
         Events of this channel reach :meth:`events`; events of other channels (``event``
         is not limited to this channel, unlike ``myevents``) reach :meth:`socket_events`.
         """
         self._require_full("event")
-        await self._checked(EventSubscribe(self._link.event_format, *names))
+        wanted = check_event_names(names)
+        await self._checked(EventSubscribe(self._link.event_format, wanted, tuple(custom)))
 
-    async def unsubscribe(self, *names: str) -> None:
-        """``nixevent <names>`` (needs full control)."""
+    async def unsubscribe(self, *names: str, custom: Sequence[str] = ()) -> None:
+        """``nixevent <names> [CUSTOM <custom>...]`` (needs full control)."""
         self._require_full("nixevent")
-        await self._checked(NixEvent(*names))
+        await self._checked(NixEvent(check_event_names(names), tuple(custom)))
 
     async def filter(self, header: str, value: str) -> None:
         """``filter <header> <value>``: only events matching a filter reach the socket."""

@@ -159,6 +159,8 @@ class OutboundServer:
         self._refusals = _Refusals()
         self._closing = False
         self._accept_scope = trio.CancelScope()
+        #: Sockets at once, connecting and refusing included (see ``_serve``).
+        self._max_connections = 2 * config.max_calls + 16
         self._idle = trio.Event()
         self._idle.set()
 
@@ -183,6 +185,12 @@ class OutboundServer:
     def active_calls(self) -> int:
         """Handlers running now."""
         return self._active
+
+    @property
+    def open_connections(self) -> int:
+        """Sockets open now: handled calls, and those still connecting or being refused
+        (at most ``2 * max_calls + 16``; past it a new socket is closed at once)."""
+        return len(self._sessions)
 
     def stats(self) -> OutboundStats:
         c = self._counts
@@ -233,6 +241,13 @@ class OutboundServer:
 
     async def _serve(self, stream: trio.abc.Stream) -> None:
         self._counts.accepted += 1
+        if len(self._sessions) >= self._max_connections:
+            # A flood of sockets that never get to the call (or never answer connect) must not
+            # grow without bound: past this, close at once; FreeSWITCH hangs the channel up.
+            self._counts.refused += 1
+            self._refusals.log("(not connected)", self._active, "a closed socket")
+            await trio.aclose_forcefully(stream)
+            return
         self._idle = trio.Event() if self._idle.is_set() else self._idle
         link = OutboundLink(stream, self.config)
         session = _Session(link)
@@ -253,6 +268,9 @@ class OutboundServer:
         finally:
             session.lifecycle.fire(OutboundTrigger.CLOSED)
             self._sessions.discard(session)
+            # Whatever still waits on the call or its receivers (a task outside the handler)
+            # ends now: the socket is closed.
+            link.close()
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(stream)
             if not self._sessions:
@@ -293,6 +311,9 @@ class OutboundServer:
             session.lifecycle.fire(OutboundTrigger.LOST)
             return
         assert isinstance(reply, ChannelData)  # the protocol accepts nothing else for connect
+        if session.lifecycle.state is not OutboundState.CONNECTING:  # closed right after it
+            self._counts.broken += 1
+            return
         if self._active >= config.max_calls or self._closing:
             await self._refuse(session, reply)
             return
@@ -306,8 +327,11 @@ class OutboundServer:
     async def _refuse(self, session: _Session, data: ChannelData) -> None:
         session.lifecycle.fire(OutboundTrigger.OVER_LIMIT)
         self._counts.refused += 1
-        cause = self.config.refuse_cause
-        self._refusals.log(data.unique_id or "?", self._active, cause)
+        if self._closing:  # connected while the drain ran: not a limit, a shutdown
+            cause = self.config.shutdown_cause
+        else:
+            cause = self.config.refuse_cause
+            self._refusals.log(data.unique_id or "?", self._active, cause)
         with trio.move_on_after(self.config.connect_timeout):
             with contextlib.suppress(EslError):  # closing the socket hangs it up anyway
                 await session.link.request(SendMsg.hangup(None, cause))

@@ -69,6 +69,20 @@ def encode_value(value: str) -> str:
     """
     if value == "":
         return UNDEF
+    encoded = _ENCODE_MEMO.get(value)
+    if encoded is None:
+        encoded = _encode(value)
+        if len(value) <= MEMO_MAX_CHARS:  # a fake's events repeat the same values
+            if len(_ENCODE_MEMO) >= MEMO_MAX_ENTRIES:
+                _ENCODE_MEMO.clear()
+            _ENCODE_MEMO[value] = encoded
+    return encoded
+
+
+_ENCODE_MEMO: dict[str, str] = {}
+
+
+def _encode(value: str) -> str:
     data = value.encode()
     out = []
     for i, byte in enumerate(data):

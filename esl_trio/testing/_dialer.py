@@ -13,21 +13,32 @@ connect to the application for each call, wait for ``connect``, and hand over th
         call.hangup("USER_BUSY")
         await call.wait_closed()
 
-The wire behaviour is :class:`._outbound_session.OutboundSession`'s; this module does the I/O:
-per call a reader (commands, in order), an application runner (the channel's apps one after
-another, each taking ``app_durations[name]`` seconds of trio time) and the writer of one
-bounded outbox, all in the dialer's nursery.
+The wire behaviour is :class:`._outbound_session.OutboundSession`'s (its docstring lists what is
+modelled, from mod_event_socket.c and the recorded session); this module does the I/O and the
+timing: per call a reader (commands, in order; the first one must come within 25 s of trio
+time, else the goodbye and close, as ``listener_run`` does), an application runner (the
+channel's applications one after another, each taking ``app_durations[name]`` seconds of trio
+time, or what its argument says: ``sleep``, ``play_and_get_digits`` waiting for the digits of
+:meth:`FakeOutboundCall.send_dtmf`; in static mode inside the command that started it) and the
+writer of one bounded outbox, all in the dialer's nursery.
+
+For tests of a server facing a broken FreeSWITCH: :meth:`FakeOutboundCall.send_raw` (bytes in
+order with the rest), :meth:`FakeOutboundCall.send_oversize_frame`,
+:meth:`FakeOutboundCall.drop` (close now, no notice), and the dial options ``connect_reply``
+(False: never answer ``connect``) and ``connect_delay``.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import uuid as uuid_module
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Final, TypeAlias, TypedDict, Unpack
 
+import attrs
 import trio
 
 from esl_trio.protocol import RemoteProtocolError
@@ -36,8 +47,10 @@ from esl_trio.protocol.server import command_reply
 from ._api import ApiHandler
 from ._events import EmittedEvent, HeadersInput, Identity, normalize_headers
 from ._outbound_session import (
+    FIRST_COMMAND_TIMEOUT,
     App,
     Channel,
+    Collect,
     OutboundCommand,
     OutboundCommandReader,
     OutboundSession,
@@ -65,10 +78,13 @@ class FakeOutboundCall:
         commands: every command received on this socket, in order.
         applications: ``(name, argument)`` of every application run (via ``sendmsg``).
         closed: the socket is closed. ``close_reason`` says why: "exit", "hangup",
-            "linger timeout", "application closed", "protocol error".
+            "linger timeout", "connect timeout" (no first command within 25 s),
+            "application closed", "protocol error", "dropped" (:meth:`drop`).
     """
 
-    def __init__(self, dialer: FakeDialer, session: OutboundSession, capacity: int) -> None:
+    def __init__(
+        self, dialer: FakeDialer, session: OutboundSession, capacity: int, options: DialOptions
+    ) -> None:
         self._dialer = dialer
         self._session = session
         self.uuid = session.channel.uuid
@@ -79,7 +95,13 @@ class FakeOutboundCall:
         self._send, self._outbox = trio.open_memory_channel[bytes](capacity)
         self._changed = trio.Event()
         self._apps_ready = trio.Event()
+        self._down = trio.Event()  # the channel hung up: running applications return
+        self._digit = trio.Event()  # a digit arrived (play_and_get_digits waits for it)
+        self._held: list[Output] | None = None  # static mode: queued while an app runs inline
         self._ending = False
+        self._connect_reply = options.get("connect_reply", True)
+        self._connect_delay = options.get("connect_delay", 0.0)
+        self._scope = trio.CancelScope()
 
     def __repr__(self) -> str:
         return f"<FakeOutboundCall {self.uuid} {'closed' if self.closed else 'open'}>"
@@ -102,7 +124,7 @@ class FakeOutboundCall:
 
     @property
     def variables(self) -> dict[str, str]:
-        """The channel variables (``variable_*`` headers); ``getvar`` reads them."""
+        """The channel variables, recorded ones first (``variable_*`` headers, ``getvar``)."""
         return self._session.channel.variables
 
     @property
@@ -114,6 +136,11 @@ class FakeOutboundCall:
     def events(self) -> list[EmittedEvent]:
         """Every event fired for this channel, delivered to the socket or not."""
         return self._session.events
+
+    @property
+    def sent_dtmf(self) -> list[str]:
+        """The digit strings ``api uuid_send_dtmf`` sent out of the channel."""
+        return self._session.sent_dtmf
 
     # -- waiting ---------------------------------------------------------------------------
 
@@ -141,14 +168,20 @@ class FakeOutboundCall:
     # -- driving the channel ---------------------------------------------------------------
 
     def send_dtmf(self, digits: str, duration: int = 2000) -> None:
-        """One DTMF event per digit (``DTMF-Duration`` in samples; FreeSWITCH's default)."""
+        """One DTMF event per digit (``DTMF-Duration`` in samples; FreeSWITCH's default). The
+        digits also wait on the channel for the next ``play_and_get_digits`` (FreeSWITCH
+        queues them: ``switch_channel_queue_dtmf``); nothing after a hangup."""
         for digit in digits:
             if digit not in "0123456789*#ABCDabcd":
                 raise ValueError(f"not a DTMF digit: {digit!r}")
+        for digit in digits:
             self._push(self._session.dtmf(digit, duration))
+        self._digit.set()
+        self._digit = trio.Event()
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        """The far end hangs up: CHANNEL_HANGUP, then the goodbye (or linger) notice."""
+        """The far end hangs up: CHANNEL_HANGUP and what follows (fixture ``34``), then the
+        goodbye or the linger notice."""
         check_value("hangup cause", cause)
         self._push(self._session.hangup(cause))
 
@@ -159,11 +192,36 @@ class FakeOutboundCall:
             check_value(f"header {key!r}", value)
         self._push(self._session.emit(name, pairs, body))
 
+    # -- fault injection -------------------------------------------------------------------
+
+    def send_raw(self, data: bytes) -> None:
+        """Write ``data`` as is, in order with the other output (garbage, half frames...)."""
+        self._push(Output((bytes(data),)))
+
+    def send_oversize_frame(self, content_length: int = 1 << 31, body: bytes = b"") -> None:
+        """A ``text/event-plain`` frame head announcing ``content_length`` bytes, then ``body``
+        (so far fewer bytes than announced, by default none)."""
+        head = f"Content-Length: {content_length}\nContent-Type: text/event-plain\n\n"
+        self.send_raw(head.encode() + body)
+
+    def drop(self) -> None:
+        """Close the socket now, abruptly: no notice, whatever is still queued is not written
+        (a FreeSWITCH that crashed or a cut network)."""
+        if not self.closed:
+            self.close_reason = self.close_reason or "dropped"
+            self._ending = True
+            self._scope.cancel()
+
     # -- internals -------------------------------------------------------------------------
 
     def _push(self, output: Output) -> None:
         """Queue frames for the writer; never blocks (the outbox is bounded: a test that
         floods a client that does not read gets an error, not a hang)."""
+        if not self._session.channel.up:
+            self._down.set()
+        if self._held is not None:
+            self._held.append(output)
+            return
         if self._ending or self.closed:
             return
         try:
@@ -189,13 +247,17 @@ class FakeOutboundCall:
 
     async def _run(self, stream: trio.abc.Stream) -> None:
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._read, stream, nursery.cancel_scope)
-                nursery.start_soon(self._run_apps)
-                await self._write(stream)
-                nursery.cancel_scope.cancel()
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._read, stream, nursery.cancel_scope)
+                    nursery.start_soon(self._run_apps)
+                    await self._write(stream)
+                    nursery.cancel_scope.cancel()
         finally:
             self.closed = True
+            self._ending = True
+            self._down.set()
+            self._session.closed()
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(stream)
             self._notify()
@@ -207,51 +269,129 @@ class FakeOutboundCall:
             try:
                 await stream.send_all(frame)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self.close_reason = "application closed"
+                self.close_reason = self.close_reason or "application closed"
                 return
 
     async def _read(self, stream: trio.abc.Stream, scope: trio.CancelScope) -> None:
         reader = OutboundCommandReader()
+        first = trio.CancelScope(deadline=trio.current_time() + FIRST_COMMAND_TIMEOUT)
         try:
-            while data := await stream.receive_some(_RECEIVE_SIZE):
-                reader.receive_data(bytes(data))
-                while (command := reader.next_command()) is not None:
-                    self._handle(command)
+            with first:
+                await self._read_commands(stream, reader, first)
+            if first.cancelled_caught:  # listener_run: "Socket Error!", then the goodbye
+                self._push(Output((self._session.goodbye(),), close=True, reason="connect timeout"))
+                return
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         except RemoteProtocolError:
-            self.close_reason = "protocol error"  # FreeSWITCH drops a garbling client
+            self.close_reason = self.close_reason or "protocol error"  # FS drops a garbler
             scope.cancel()
             return
         self.close_reason = self.close_reason or "application closed"
         scope.cancel()
 
-    def _handle(self, command: OutboundCommand) -> None:
+    async def _read_commands(
+        self, stream: trio.abc.Stream, reader: OutboundCommandReader, first: trio.CancelScope
+    ) -> None:
+        while data := await stream.receive_some(_RECEIVE_SIZE):
+            reader.receive_data(bytes(data))
+            while (command := reader.next_command()) is not None:
+                first.deadline = math.inf
+                await self._handle(command)
+
+    async def _handle(self, command: OutboundCommand) -> None:
         self.commands.append(command)
         self._notify()
         try:
             output = self._session.handle(command)
-        except ValueError:  # a number that is not one (``loops: x``)
+        except ValueError:  # a number that is not one
             output = Output((command_reply("-ERR invalid syntax"),))
-        self._push(output)
+        if command.verb.startswith("connect"):
+            if not self._connect_reply:
+                return
+            if self._connect_delay > 0:
+                await trio.sleep(self._connect_delay)
+        if output.inline is None:
+            self._push(output)
+            return
+        # Static mode: the application runs inside parse_command; the reply, then what it
+        # queued meanwhile.
+        self._push(attrs.evolve(output, inline=None, after=None))
+        self._held = []
+        try:
+            await self._run_app(output.inline)
+        finally:
+            held, self._held = self._held, None
+        if output.after is not None:
+            self._push(Output((output.after,)))
+        for step in held:
+            self._push(step)
 
     async def _run_apps(self) -> None:
         while True:
             await self._apps_ready.wait()
             self._apps_ready = trio.Event()
-            while self._session.pending_apps:
+            while self._session.pending_apps and self._session.channel.up:
                 app = self._session.pending_apps.pop(0)
                 await self._run_app(app)
 
     async def _run_app(self, app: App) -> None:
+        session = self._session
+        plan = session.plan(app, self._dialer.app_durations)
         self.applications.append((app.name, app.arg))
-        self._push(self._session.start_app(app))
-        duration = self._dialer.app_durations.get(app.name, 0.0) * app.loops
-        if duration > 0:
-            await trio.sleep(duration)
-        if self._session.channel.hangup_cause is None:
-            self._push(self._session.finish_app(app))
+        if plan.kind == "invalid":
+            self._push(session.invalid_app(app))
+            self._notify()
+            return
+        loops = itertools.count(1) if app.loops < 0 else range(1, app.loops + 1)
+        for loop in loops:
+            if not session.channel.up:
+                break
+            self._push(session.start_app(app, loop))
+            start = trio.current_time()
+            if plan.kind == "timed":
+                await self._wait(plan.seconds)
+            elif plan.kind == "forever":
+                await self._down.wait()
+            elif plan.collect is not None:
+                await self._collect(plan.collect)
+            self._push(session.finish_app(app, played=trio.current_time() - start))
         self._notify()
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep, or less if the channel hangs up (the application returns with it)."""
+        with trio.move_on_after(seconds):
+            await self._down.wait()
+
+    async def _collect(self, collect: Collect) -> None:
+        """``play_and_get_digits``: its tries (see :meth:`OutboundSession.plan`)."""
+        session = self._session
+        session.start_collect(collect)
+        for _ in range(collect.tries):
+            digits, terminator, timed_out = "", "", False
+            while len(digits) < collect.max_digits:  # switch_ivr_read collects while len < max
+                digit = await self._next_digit(collect.digit_timeout if digits else collect.timeout)
+                if digit is None:
+                    timed_out = True
+                    break
+                if digit in collect.terminators:
+                    terminator = digit
+                    break
+                digits += digit
+            if not session.channel.up:
+                return
+            if session.read_digits(collect, digits, terminator, timed_out):
+                return
+
+    async def _next_digit(self, seconds: float) -> str | None:
+        """The next queued digit, waiting up to ``seconds``; None: timeout or hangup."""
+        queue = self._session.dtmf_queue
+        with trio.move_on_after(seconds):
+            while not queue and self._session.channel.up:
+                await self._digit.wait()
+        if queue and self._session.channel.up:
+            return queue.pop(0)
+        return None
 
 
 def _matches(match: OutboundMatch, command: OutboundCommand) -> bool:
@@ -274,8 +414,14 @@ class DialOptions(TypedDict, total=False):
         uuid: the channel's Unique-ID (random by default).
         answered: the channel is already answered, as in the recording (default True: a
             loopback call); False: it rings until the application executes ``answer``.
-        async_mode: ``Socket-Mode: async`` (default), else ``static``: ``socket ... async``.
-        full: ``Control: full`` (default), else ``single-channel``: ``socket ... full``.
+        async_mode: ``Socket-Mode: async`` (default), else ``static`` (dialplan ``socket ...``
+            without ``async``): applications run inside ``sendmsg``, whose ``+OK`` comes once
+            they finished.
+        full: ``Control: full`` (default), else ``single-channel`` (no ``full``): only the
+            session commands work, the others answer ``-ERR command not found``.
+        connect_reply: False: ``connect`` is read and never answered (a hung FreeSWITCH).
+        connect_delay: seconds (trio time) before the ``connect`` reply; the commands after
+            it wait too (FreeSWITCH answers one command at a time).
     """
 
     variables: Mapping[str, str]
@@ -283,6 +429,8 @@ class DialOptions(TypedDict, total=False):
     answered: bool
     async_mode: bool
     full: bool
+    connect_reply: bool
+    connect_delay: float
 
 
 class FakeDialer:
@@ -291,8 +439,12 @@ class FakeDialer:
     Attributes:
         calls: every call placed, oldest first.
         app_durations: seconds (trio time) an application runs before its
-            CHANNEL_EXECUTE_COMPLETE, by name (``{"playback": 3.0}``); 0 when absent.
-        api_handlers: what ``api <cmd>`` answers on an outbound socket, by command name.
+            CHANNEL_EXECUTE_COMPLETE, by name (``{"playback": 3.0}``); 0 when absent, or what
+            the argument says (``sleep <ms>``); a name listed here is an application even if
+            FreeSWITCH does not know it (see :meth:`OutboundSession.plan`).
+        api_handlers: what ``api <cmd>`` answers on an outbound socket, by command name; they
+            come before the built-in ``uuid_kill``, ``uuid_getvar``, ``uuid_setvar``,
+            ``uuid_exists`` and ``uuid_send_dtmf`` (``Control: full`` only).
     """
 
     def __init__(
@@ -351,7 +503,7 @@ class FakeDialer:
             now=self.wall_clock,
             api_handlers=self.api_handlers,
         )
-        call = FakeOutboundCall(self, session, self.outbox_frames)
+        call = FakeOutboundCall(self, session, self.outbox_frames, options)
         self.calls.append(call)
         nursery.start_soon(call._run, stream)
         return call

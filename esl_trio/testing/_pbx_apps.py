@@ -311,11 +311,14 @@ class Apps:
         target, _, digits = args.strip().partition(" ")
         found = self._switch.legs.get(target)
         if found is None or not digits.strip():
-            return "-ERR no such channel\n" if found is None else "-USAGE: <uuid> <dtmf_data>\n"
+            # mod_commands' texts: "Cannot locate session!" for an unknown uuid.
+            return (
+                "-ERR Cannot locate session!\n" if found is None else "-USAGE: <uuid> <dtmf_data>\n"
+            )
         call, leg = found
         other = leg.peer or (call._b if leg is call._a else call._a)
         self.receive_dtmf(other, digits.strip().split("@")[0], "APP")
-        return "+OK Success\n"
+        return ""  # mod_commands writes nothing on success: the api answers "-ERR no reply"
 
     def api_getvar(self, args: str) -> str:
         target, _, name = args.strip().partition(" ")
