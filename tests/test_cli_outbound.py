@@ -343,7 +343,7 @@ async def test_the_installed_script_loads_a_handler_from_the_working_directory(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "my_calls_x.py").write_text(
-        "async def handle(call):\n    await call.answer()\n    await call.execute('park')\n"
+        "async def handle(call):\n    await call.answer()\n    await call.execute('set', 'x=1')\n"
     )
     argv = [str(SCRIPT), "serve-outbound", "my_calls_x:handle", "--port", "0"]
     async with (
@@ -354,5 +354,5 @@ async def test_the_installed_script_loads_a_handler_from_the_working_directory(
         process.send_signal(signal.SIGTERM)
         code, out, err = await finish(process, buffer)
     assert code == 0, err
-    assert call.applications == [("answer", ""), ("park", "")]
+    assert call.applications == [("answer", ""), ("set", "x=1")]
     assert counts(out)["completed"] == 1
