@@ -146,13 +146,14 @@ class OutboundServer:
         listeners: the TCP listeners (empty with ``listen=False``).
     """
 
-    def __init__(
-        self, handler: OutboundHandler, config: OutboundConfig, nursery: trio.Nursery
-    ) -> None:
+    def __init__(self, handler: OutboundHandler, config: OutboundConfig) -> None:
         self.config = config
         self.listeners: list[trio.SocketListener] = []
         self._handler = handler
-        self._nursery = nursery
+        self._nursery: trio.Nursery | None = None
+        # The connections' nursery lives under a shield: cancelling the block (or
+        # serve_outbound) still drains, and only then are the connections cancelled.
+        self._hosting = trio.CancelScope(shield=True)
         self._sessions: set[_Session] = set()
         self._active = 0
         self._counts = _Counts()
@@ -213,9 +214,26 @@ class OutboundServer:
         For tests over memory streams: ``call, stream = await dialer.dial_memory()`` then
         ``server.serve_stream(stream)``. Raises :class:`NotReadyError` once shutting down.
         """
-        if self._closing:
+        if self._closing or self._nursery is None:
             raise NotReadyError("the outbound server is shutting down; it takes no new calls")
         self._nursery.start_soon(self._serve, stream, name="esl-trio outbound connection")
+
+    async def _host(self, *, task_status: trio.TaskStatus[None]) -> None:
+        with self._hosting:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                task_status.started()
+                await trio.sleep_forever()
+
+    async def _listen(self, host: str | None, port: int) -> None:
+        assert self._nursery is not None
+        self.listeners = await trio.open_tcp_listeners(port, host=host)
+        await self._nursery.start(self._accept, self.listeners)
+
+    def _stop(self) -> None:
+        """After the drain: cancel whatever is left."""
+        self._nursery = None
+        self._hosting.cancel()
 
     async def _accept(
         self,
@@ -227,7 +245,7 @@ class OutboundServer:
             await trio.serve_listeners(
                 self._serve_accepted,
                 listeners,
-                handler_nursery=self._nursery,
+                handler_nursery=self._nursery,  # the connections' (shielded) nursery
                 task_status=task_status,
             )
 
@@ -418,14 +436,16 @@ class OutboundServer:
 
     # -- shutting down -----------------------------------------------------------------------
 
-    async def aclose(self) -> None:
-        """Stop taking calls, let running handlers finish for ``drain_timeout`` seconds, then
-        cancel them (their calls are hung up with ``shutdown_cause``). Idempotent."""
+    async def aclose(self, *, drain_timeout: float | None = None) -> None:
+        """Stop taking calls, let running handlers finish for ``drain_timeout`` seconds (the
+        config's by default; 0 cuts at once), then cancel them (their calls are hung up with
+        ``shutdown_cause``). Idempotent; a later call with a shorter deadline cuts sooner."""
         self._closing = True
         self._accept_scope.cancel()
         for listener in self.listeners:
             await trio.aclose_forcefully(listener)
-        with trio.move_on_after(self.config.drain_timeout):
+        deadline = self.config.drain_timeout if drain_timeout is None else drain_timeout
+        with trio.move_on_after(deadline):
             await self._idle.wait()
         for session in list(self._sessions):
             session.cancel_for_shutdown()
@@ -463,24 +483,24 @@ async def open_outbound_server(
             (tests over memory streams).
         **options: :class:`~esl_trio.config.OutboundConfig` fields, applied over ``config``.
 
-    Leaving the block drains: no new calls, running handlers get ``drain_timeout`` seconds,
-    then are cancelled and their calls hung up.
+    Leaving the block drains — also when it is left by a cancellation: no new calls, running
+    handlers get ``drain_timeout`` seconds, then are cancelled and their calls hung up.
     """
     base = config if config is not None else OutboundConfig()
     config = attrs.evolve(base, **options) if options else base
     error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
-            server = OutboundServer(handler, config, nursery)
-            if listen:
-                server.listeners = await trio.open_tcp_listeners(port, host=host)
-                await nursery.start(server._accept, server.listeners)
+            server = OutboundServer(handler, config)
+            await nursery.start(server._host, name="esl-trio outbound server")
             try:
+                if listen:
+                    await server._listen(host, port)
                 yield server
             finally:
                 with trio.CancelScope(shield=True):
                     await server.aclose()
-                nursery.cancel_scope.cancel()
+                server._stop()
     except BaseExceptionGroup as group:  # the block's own exception comes out unwrapped
         error = group.exceptions[0] if len(group.exceptions) == 1 else None
         if error is None:
@@ -498,7 +518,8 @@ async def serve_outbound(
     task_status: trio.TaskStatus[OutboundServer] = trio.TASK_STATUS_IGNORED,
     **options: Any,
 ) -> NoReturn:
-    """Run an outbound server until cancelled (``nursery.start`` gives the server)."""
+    """Run an outbound server until cancelled (``nursery.start`` gives the server); the
+    cancellation drains it like leaving :func:`open_outbound_server`."""
     async with open_outbound_server(
         handler, host=host, port=port, config=config, **options
     ) as server:

@@ -234,6 +234,25 @@ async def test_the_drain_waits_for_running_calls(capsys: pytest.CaptureFixture[s
     assert counts(running.out)["completed"] == 1
 
 
+async def test_a_second_signal_cuts_the_drain_short(capsys: pytest.CaptureFixture[str]) -> None:
+    async with (
+        open_fake_dialer() as dialer,
+        serving(capsys, f"{HANDLERS}:hold", "--drain-timeout", "600") as running,
+    ):
+        call = await dialer.dial(("127.0.0.1", running.port))
+        await call.wait_command("sendmsg")  # the handler runs (answer)
+        os.kill(os.getpid(), signal.SIGTERM)
+        await running.read_until("draining 1 running call")
+        os.kill(os.getpid(), signal.SIGINT)
+        with trio.fail_after(10):  # not the 600 s of the drain
+            await closed(call)
+            await running.read_until(STATS)
+    assert "SIGINT: cutting the drain short; hanging up 1 call(s)" in running.err
+    assert call.hangup_cause == "SYSTEM_SHUTDOWN"
+    assert running.code == 0
+    assert counts(running.out)["shut_down"] == 1
+
+
 async def test_after_the_drain_timeout_calls_are_hung_up_with_system_shutdown(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

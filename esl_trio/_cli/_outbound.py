@@ -206,7 +206,8 @@ async def _watch_signals(
     current: Callable[[], OutboundServer | None],
     drain: float,
 ) -> None:
-    """The first signal drains; later ones only say that the drain is under way."""
+    """The first signal drains; a second one cuts the drain short (the calls still running
+    are hung up now)."""
     async for signum in signals:
         server = current()
         running = server.active_calls if server is not None else 0
@@ -217,5 +218,6 @@ async def _watch_signals(
                 f"(up to {drain:g} s, then they are hung up)"
             )
             stop.set()
-        else:
-            note(f"{name}: still draining {running} call(s); at most {drain:g} s in all")
+        elif server is not None:
+            note(f"{name}: cutting the drain short; hanging up {running} call(s)")
+            await server.aclose(drain_timeout=0)

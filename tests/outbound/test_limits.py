@@ -6,6 +6,7 @@ gone wrong, which the fake dialer (a faithful FreeSWITCH) does not do on its own
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -292,8 +293,13 @@ async def test_issue12_the_task_tree_per_call_is_fixed_and_nothing_outlives_the_
         for call in calls:
             await call.wait_command("linger")
         names = _task_names(root)
-        per_call = [n for n in names if n.startswith("esl-trio outbound")]
+        per_call = [
+            n
+            for n in names
+            if n.startswith("esl-trio outbound ") and n != "esl-trio outbound server"
+        ]
         assert len(per_call) == 5 * 200  # connection (handler), reader, writer, watchdog, keeper
+        assert names.count("esl-trio outbound server") == 1  # the connections' nursery
         for call in calls:
             call.hangup()
         for call in calls:
@@ -370,3 +376,41 @@ async def test_issue12_item3_a_call_still_connecting_when_the_drain_begins_is_hu
         nursery.start_soon(answer_late)
     await peer.expect(b"hangup-cause: SYSTEM_SHUTDOWN")
     assert bench.server.stats().refused == 1
+
+
+async def test_issue12_item3_cancelling_serve_outbound_drains_too(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    marks: dict[str, float] = {}
+
+    async def handler(call: OutboundCall) -> None:
+        try:
+            await call.wait_hangup()
+        finally:
+            marks["cancelled"] = trio.current_time()
+
+    async with open_fake_dialer() as dialer, trio.open_nursery() as nursery:
+        server = await nursery.start(
+            functools.partial(serve_outbound, handler, port=0, drain_timeout=5)
+        )
+        call = await dialer.dial(("127.0.0.1", server.port))
+        await call.wait_command("linger")
+        start = trio.current_time()
+        nursery.cancel_scope.cancel()
+    await call.wait_closed()
+    assert marks["cancelled"] - start == pytest.approx(5)  # the drain ran, then the cut
+    assert call.hangup_cause == "SYSTEM_SHUTDOWN"
+    assert server.stats().shut_down == 1
+
+
+async def test_issue12_item3_aclose_may_cut_the_drain_short(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    async with serving(idle, drain_timeout=60) as bench:
+        fake = await bench.dial()
+        await fake.wait_command("linger")
+        start = trio.current_time()
+        await bench.server.aclose(drain_timeout=0)
+        assert trio.current_time() - start < 1
+        await fake.wait_closed()
+    assert fake.hangup_cause == "SYSTEM_SHUTDOWN"
