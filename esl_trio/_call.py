@@ -102,12 +102,15 @@ def _field(event: Event, name: str) -> str | None:
 class _Completion:
     """One ``execute`` waiting for the CHANNEL_EXECUTE_COMPLETE with its Application-UUID."""
 
-    __slots__ = ("done", "error", "event")
+    __slots__ = ("app", "done", "error", "event", "started")
 
-    def __init__(self) -> None:
+    def __init__(self, app: str) -> None:
+        self.app = app
         self.done = trio.Event()
         self.event: Event | None = None
         self.error: BaseException | None = None
+        #: Its CHANNEL_EXECUTE came: FreeSWITCH runs it, and completes it even on a hangup.
+        self.started = False
 
     def settle(self, event: Event | None, error: BaseException | None = None) -> None:
         if not self.done.is_set():
@@ -235,6 +238,10 @@ class Call:
             completion = self._completions.pop(_field(event, "Application-UUID") or "", None)
             if completion is not None:
                 completion.settle(event)
+        elif name == "CHANNEL_EXECUTE" and self._completions:
+            completion = self._completions.get(_field(event, "Application-UUID") or "")
+            if completion is not None:
+                completion.started = True
         elif name == "DTMF":
             digit = _field(event, "DTMF-Digit")
             if digit:
@@ -249,6 +256,10 @@ class Call:
             )
             self._end_dtmf()  # no digit comes after the hangup: those loops end now
             self._wake_job_waiters()
+        if name in _HANGUP_EVENTS and self._completions:
+            # Queued applications never run once the channel hung up; the running one still
+            # completes, before CHANNEL_HANGUP_COMPLETE.
+            self._fail_unfinished(everything=name == "CHANNEL_HANGUP_COMPLETE")
         for names, feed in self._event_feeds:
             if not names or name in names:
                 feed.offer(event, generation)
@@ -256,6 +267,14 @@ class Call:
             self._end(Hangup(self._hangup.cause if self._hangup else "NORMAL_UNSPECIFIED"))
         self._notify()
         return True
+
+    def _fail_unfinished(self, *, everything: bool) -> None:
+        outcome = self._hangup or Hangup("NORMAL_UNSPECIFIED")
+        for key, completion in list(self._completions.items()):
+            if everything or not completion.started:
+                del self._completions[key]
+                what = f"{completion.app} ran (the channel hung up first)"
+                completion.settle(None, CallEndedError(self.uuid, what, outcome))
 
     def mark_gap(self, reason: GapReason, generation: int) -> None:
         """Events of this channel were lost (a reconnect): tell its receivers, resync later."""
@@ -508,7 +527,7 @@ class Call:
             headers.append(("execute-app-arg", arg))
         headers += [("event-lock", "true"), ("Event-UUID", event_uuid)]
         message = SendMsg(self.uuid, headers)
-        completion = _Completion()
+        completion = _Completion(app)
         if wait:  # registered before the command is written: the completion cannot be missed
             self._completions[event_uuid] = completion
         try:

@@ -230,25 +230,39 @@ def _is_execute(message: SendMsg) -> bool:
 class OutboundCall(Call):
     """The call FreeSWITCH connected for. A :class:`~esl_trio.Call`, plus the socket's own
     commands; the handler's scope is the call's scope.
-
-    Attributes:
-        channel_data: the reply to ``connect``: every channel field and variable as FreeSWITCH
-            had them when it dialled (``call.channel_data.caller_id_number``...).
     """
 
-    __slots__ = ("_link", "channel_data", "resumed")
+    __slots__ = ("_channel_data", "_data_event", "_full", "_link", "_socket_mode", "resumed")
 
     def __init__(self, link: OutboundLink, channel_data: ChannelData) -> None:
-        uuid = channel_data.unique_id
+        # Only the CHANNEL_DATA event is kept (its raw block, decoded lazily); the reply's
+        # decoded headers are rebuilt from it on first use of ``channel_data``: ~100 decoded
+        # headers held for the whole call would be most of what a call costs.
+        event = channel_data.to_event()
+        uuid = event.unique_id
         if not uuid:
             raise CommandError("connect", "the channel data has no Unique-ID")
         super().__init__(link, uuid, destination="", hangup_on_exit=True)
         self._link = link
-        self.channel_data = channel_data
+        self._data_event = event
+        self._channel_data: ChannelData | None = None
         #: ``resume`` was sent: when the handler returns, the channel goes on in the dialplan
         #: instead of being hung up.
         self.resumed = False
-        self.resynced(channel_data.to_event())
+        self._socket_mode = event._quick("Socket-Mode") or "async"
+        self._full = (event._quick("Control") or "full") == "full"
+        self.resynced(event)
+
+    @property
+    def channel_data(self) -> ChannelData:
+        """The reply to ``connect``: every channel field and variable as FreeSWITCH had them
+        when it dialled (``call.channel_data.caller_id_number``...)."""
+        data = self._channel_data
+        if data is None:
+            event = self._data_event
+            text = (event.get("Reply-Text") or "").rstrip("\r\n")
+            data = self._channel_data = ChannelData(text, event.headers, event.raw)
+        return data
 
     def __repr__(self) -> str:
         return f"<OutboundCall {self.uuid} {self.state.call_state or 'NEW'}>"
@@ -256,12 +270,12 @@ class OutboundCall(Call):
     @property
     def socket_mode(self) -> str:
         """``async`` or ``static``: how the dialplan's ``socket`` application was called."""
-        return self.channel_data.socket_mode or "async"
+        return self._socket_mode
 
     @property
     def full_control(self) -> bool:
         """The socket has ``full`` control (``api``, ``event``, ``linger`` are allowed)."""
-        return (self.channel_data.control or "full") == "full"
+        return self._full
 
     # -- the session commands ----------------------------------------------------------
 

@@ -336,9 +336,13 @@ class OutboundServer:
             await self._refuse(session, reply)
             return
         session.lifecycle.fire(OutboundTrigger.CONNECTED)
+        call = self._make_call(session, reply)
+        del reply  # the call keeps what it needs of it, for the call's whole life
+        if call is None:
+            return
         self._active += 1
         try:
-            await self._handle(session, reply)
+            await self._handle(session, call)
         finally:
             self._active -= 1
 
@@ -354,17 +358,21 @@ class OutboundServer:
             with contextlib.suppress(EslError):  # closing the socket hangs it up anyway
                 await session.link.request(SendMsg.hangup(None, cause))
 
-    async def _handle(self, session: _Session, data: ChannelData) -> None:
+    def _make_call(self, session: _Session, data: ChannelData) -> OutboundCall | None:
         link = session.link
         try:
             call = OutboundCall(link, data)
         except EslError as exc:
             self._counts.broken += 1
             log.warning("outbound: unusable channel data: %s", exc)
-            return
+            session.lifecycle.fire(OutboundTrigger.HANDLER_DONE)
+            return None
         session.call = link.call = call
         link.full = call.full_control
         link.static = call.socket_mode == "static"
+        return call
+
+    async def _handle(self, session: _Session, call: OutboundCall) -> None:
         if not await self._set_up(session, call):
             session.lifecycle.fire(OutboundTrigger.HANDLER_DONE)
             self._counts.broken += 1

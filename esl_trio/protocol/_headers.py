@@ -26,19 +26,23 @@ class Headers:
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
         self._pairs: tuple[tuple[str, str], ...] = tuple(pairs)
         # Built on first lookup: most frames are routed without any header lookup by name.
-        self._index: dict[str, list[str]] | None = None
+        self._index: dict[str, str | list[str]] | None = None
 
-    def _lookup(self) -> dict[str, list[str]]:
+    def _lookup(self) -> dict[str, str | list[str]]:
+        # A name's single value is kept as the str itself, a list only for a repeated name:
+        # most names appear once, and a list per name would double the index's size.
         index = self._index
         if index is None:
             index = {}
             for name, value in self._pairs:
                 key = name.lower()
-                values = index.get(key)
-                if values is None:
-                    index[key] = [value]
+                held = index.get(key)
+                if held is None:
+                    index[key] = value
+                elif type(held) is list:
+                    held.append(value)
                 else:
-                    values.append(value)
+                    index[key] = [held, value]  # type: ignore[list-item]
             self._index = index
         return index
 
@@ -48,18 +52,23 @@ class Headers:
     def get(self, name: str, default: str) -> str: ...
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name`` (any case), or ``default``."""
-        values = self._lookup().get(name.lower())
-        return values[0] if values else default
+        held = self._lookup().get(name.lower())
+        if held is None:
+            return default
+        return held if type(held) is str else held[0]
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name`` (any case) in arrival order; empty if absent."""
-        return list(self._lookup().get(name.lower(), ()))
+        held = self._lookup().get(name.lower())
+        if held is None:
+            return []
+        return [held] if type(held) is str else list(held)
 
     def __getitem__(self, name: str) -> str:
-        values = self._lookup().get(name.lower())
-        if not values:
+        held = self._lookup().get(name.lower())
+        if held is None:
             raise KeyError(name)
-        return values[0]
+        return held if type(held) is str else held[0]
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._lookup()

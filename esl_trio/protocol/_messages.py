@@ -280,9 +280,11 @@ def _channel_data(raw: Headers) -> ChannelData:
             pairs.append((name, decoded))
         else:
             pairs.extend((name, item) for item in items)
-    headers = Headers(pairs)
+    # Reply-Text is near the end; a scan keeps the headers' name index unbuilt until a user
+    # looks a header up (it would hold ~10 KB per call for nothing).
+    text = next((v for n, v in reversed(pairs) if n.lower() == "reply-text"), "")
     block = "".join(f"{name}: {value}\n" for name, value in raw.items()).encode() + b"\n"
-    return ChannelData(headers.get("Reply-Text", "").rstrip("\r\n"), headers, block)
+    return ChannelData(text.rstrip("\r\n"), Headers(pairs), block)
 
 
 _CLASSIFIERS: dict[str, Callable[[Frame], Message]] = {

@@ -413,3 +413,33 @@ async def test_issue12_item3_the_dtmf_receiver_ends_with_the_hangup(
         await fake.wait_closed()
     assert got == ["7"]
     assert ended_at == [hung_up_at]  # at once, not after the grace
+
+
+async def test_issue12_item2_an_application_queued_behind_a_hangup_fails_at_once(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    results: dict[str, object] = {}
+
+    async def run(call: OutboundCall, app: str, arg: str) -> None:
+        try:
+            done = await call.execute(app, arg)
+            results[app] = (trio.current_time(), done.name)
+        except CallEndedError as exc:
+            results[app] = (trio.current_time(), exc.hangup.cause)
+
+    async def handler(call: OutboundCall) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run, call, "sleep", "10000")  # runs: completes on the hangup
+            await trio.sleep(0.1)
+            nursery.start_soon(run, call, "playback", "x.wav")  # queued: never runs
+
+    async with serving(handler) as bench:
+        fake = await bench.dial()
+        await fake.wait_command(lambda c: c.header("execute-app-name") == "playback")
+        await trio.sleep(1)
+        fake.hangup("NORMAL_CLEARING")
+        hung_up_at = trio.current_time()
+        await fake.wait_closed()
+    assert results["sleep"] == (hung_up_at, "CHANNEL_EXECUTE_COMPLETE")
+    assert results["playback"] == (hung_up_at, "NORMAL_CLEARING")  # not the grace later
+    assert fake.applications == [("sleep", "10000")]
