@@ -46,7 +46,7 @@ from typing import Any
 import trio
 
 from esl_trio import EslRuntime, OutboundCall, open_esl_runtime, open_outbound_server
-from esl_trio._transport import tcp_connector
+from esl_trio.config import tcp_connector
 from esl_trio.outbound import OutboundServer
 from esl_trio.protocol import Event
 
