@@ -335,9 +335,14 @@ class Call:
         self._wake_job_waiters()
         self._notify()
 
-    def released(self) -> None:
+    def released(self, cause: str | None = None) -> None:
         """Its keeper lets the channel go (an outbound socket closed once the handler was
-        done, or after the hangup): waits end as on a hangup, receivers end without an error."""
+        done, or after the hangup): waits end as on a hangup, receivers end without an error.
+
+        ``cause``: the channel is known to be gone (the hangup outcome, unless an event gave
+        the real one); None: it may still be up (resumed into the dialplan)."""
+        if self._hangup is None and cause is not None:
+            self._hangup = Hangup(cause)
         if not self._ended and self._closed_error is None:
             self._end(self._hangup or Hangup("NORMAL_CLEARING"))
 

@@ -17,7 +17,7 @@ the call's own socket instead of an inbound runtime. What differs is where comma
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 import trio
@@ -65,6 +65,8 @@ class OutboundLink:
 
     __slots__ = (
         "_connection",
+        "_executing",
+        "_io_scopes",
         "_others",
         "_sequence",
         "call",
@@ -72,6 +74,7 @@ class OutboundLink:
         "end_reason",
         "event_format",
         "full",
+        "myevents",
         "notice",
         "reports",
         "static",
@@ -98,6 +101,10 @@ class OutboundLink:
         self.call: OutboundCall | None = None
         self.full = True
         self.static = False
+        #: ``myevents`` was sent: the call follows its channel through events.
+        self.myevents = config.myevents
+        self._executing = 0  # static mode: executes whose reply (= their end) is pending
+        self._io_scopes: list[trio.CancelScope] = []
         #: The encoding ``myevents`` asked for (``event`` subscriptions ask for the same).
         self.event_format = config.event_format
         self._others: list[tuple[frozenset[str], Feed[Event]]] = []
@@ -118,11 +125,22 @@ class OutboundLink:
     def runtime(self) -> OutboundLink:
         return self
 
+    async def run_io(self, run: Callable[[], Awaitable[None]]) -> None:
+        """Run one of the connection's tasks (reader, writer, watchdog) so that the socket's
+        end stops it at once, not only when the connection task finishes."""
+        with trio.CancelScope() as scope:
+            self._io_scopes.append(scope)
+            if self.end_reason is not None:
+                scope.cancel()
+            await run()
+
     async def request(self, command: Command, limit: float | None = None) -> CommandReply:
         """Send one command and return its command/reply (an api/response is refused)."""
-        reply = await self._connection.request(
-            command, self.command_timeout if limit is None else limit
-        )
+        if limit is None:
+            # Static mode reads nothing behind a running execute until it ends: a deadline
+            # for what waits behind it would declare a healthy socket dead.
+            limit = math.inf if self._executing else self.command_timeout
+        reply = await self._connection.request(command, limit)
         if isinstance(reply, ApiReply):
             raise CommandError(command.describe(), "answered with an api/response")
         return reply
@@ -130,7 +148,8 @@ class OutboundLink:
     async def api(self, command: str, args: str = "") -> ApiReply:
         if not self.full:
             raise CommandError(f"api {command}", _FULL_ONLY)
-        reply = await self._connection.request(Api(command, args), self.command_timeout)
+        limit = math.inf if self._executing else self.command_timeout
+        reply = await self._connection.request(Api(command, args), limit)
         if isinstance(reply, CommandReply):  # -ERR command not found / permission denied
             raise CommandError(f"api {command}", reply.text)
         return reply
@@ -139,9 +158,14 @@ class OutboundLink:
         call = self.call
         if message.uuid is not None and call is not None and message.uuid == call.uuid:
             message = SendMsg(None, message.headers, message.body)  # our own channel
+        if not (self.static and _is_execute(message)):
+            return await self.request(message)
         # Static mode answers an execute once its application has finished: no deadline.
-        limit = math.inf if self.static and _is_execute(message) else self.command_timeout
-        return await self.request(message, limit)
+        self._executing += 1
+        try:
+            return await self.request(message, math.inf)
+        finally:
+            self._executing -= 1
 
     # -- what the call tells its keeper (CallKeeper) -------------------------------------
 
@@ -199,6 +223,8 @@ class OutboundLink:
             return
         self.end_reason = report.reason
         self._connection.close(report.reason)
+        for scope in self._io_scopes:
+            scope.cancel()
         call = self.call
         if call is not None and call.hangup_outcome is not None:
             call.released()  # the channel was gone already: its receivers just end
@@ -213,6 +239,13 @@ class OutboundLink:
         for _, feed in self._others:
             feed.close(None)
         self._others.clear()
+
+    def channel_gone(self) -> None:
+        """The disconnect notice: FreeSWITCH says the channel is gone. The call's waits end
+        as on a hangup, even when no CHANNEL_HANGUP reached the socket (no ``myevents``, or a
+        ``filter`` that lets it through no more)."""
+        if self.call is not None:
+            self.call.released("NORMAL_UNSPECIFIED")
 
     def close(self) -> None:
         """The server is done with the socket: the call is let go, everything waiting ends."""
@@ -286,6 +319,8 @@ class OutboundCall(Call):
             reply = await self._link.sendmsg(SendMsg.hangup(None, cause))
             if reply.is_error and self.hangup_outcome is None:
                 raise CommandError(f"sendmsg hangup {cause}", reply.text)
+            if not self._link.myevents:  # no CHANNEL_HANGUP will come to say so
+                return Hangup(cause)
         return await self.wait_hangup()
 
     async def getvar(self, name: str) -> str | None:
@@ -338,8 +373,10 @@ class OutboundCall(Call):
         """``event <names> [CUSTOM <custom>...]``: more events on this socket (needs full
         control).
 
-        Events of this channel reach :meth:`events`; events of other channels (``event``
-        is not limited to this channel, unlike ``myevents``) reach :meth:`socket_events`.
+        While ``myevents`` is on (the default) FreeSWITCH still delivers only this channel's
+        events, so this adds event types of this channel (they reach :meth:`events`). Other
+        channels' events need a server with ``myevents=False``; they reach
+        :meth:`socket_events`.
         """
         self._require_full("event")
         wanted = check_event_names(names)
@@ -351,7 +388,9 @@ class OutboundCall(Call):
         await self._checked(NixEvent(check_event_names(names), tuple(custom)))
 
     async def filter(self, header: str, value: str) -> None:
-        """``filter <header> <value>``: only events matching a filter reach the socket."""
+        """``filter <header> <value>``: only events matching a filter reach the socket —
+        this channel's too: filter out CHANNEL_EXECUTE_COMPLETE and ``execute`` never
+        returns before the hangup."""
         await self._checked(FilterAdd(header, value))
 
     async def unfilter(self, header: str, value: str | None = None) -> None:

@@ -39,7 +39,16 @@ from ._errors import ConnectionLostError, EslError, NotReadyError
 from ._outbound_call import OutboundCall, OutboundLink
 from ._outbound_config import OutboundConfig
 from ._outbound_state import OutboundLifecycle, OutboundState, OutboundTrigger
-from .protocol import ChannelData, Connect, EventFormat, Linger, MyEvents, RudeRejection, SendMsg
+from .protocol import (
+    ChannelData,
+    Command,
+    Connect,
+    EventFormat,
+    Linger,
+    MyEvents,
+    RudeRejection,
+    SendMsg,
+)
 
 __all__ = [
     "OutboundHandler",
@@ -79,7 +88,8 @@ class OutboundStats:
     hung_up: int
     #: Handlers cancelled by the server's shutdown after the drain deadline.
     shut_down: int
-    #: Calls refused over ``max_calls``.
+    #: Calls refused: over ``max_calls`` (hung up with ``refuse_cause``), connected during
+    #: the drain (``shutdown_cause``), or sockets past the open-socket bound (closed at once).
     refused: int
     #: Connections that ended before a call started (garbage, silence, early close).
     broken: int
@@ -149,6 +159,7 @@ class OutboundServer:
     def __init__(self, handler: OutboundHandler, config: OutboundConfig) -> None:
         self.config = config
         self.listeners: list[trio.SocketListener] = []
+        self._ports: list[int] = []
         self._handler = handler
         self._nursery: trio.Nursery | None = None
         # The connections' nursery lives under a shield: cancelling the block (or
@@ -172,8 +183,8 @@ class OutboundServer:
 
     @property
     def ports(self) -> list[int]:
-        """The ports it listens on (useful with ``port=0``)."""
-        return [listener.socket.getsockname()[1] for listener in self.listeners]
+        """The ports it listens on (useful with ``port=0``); still readable once closed."""
+        return list(self._ports)
 
     @property
     def port(self) -> int:
@@ -228,6 +239,7 @@ class OutboundServer:
     async def _listen(self, host: str | None, port: int) -> None:
         assert self._nursery is not None
         self.listeners = await trio.open_tcp_listeners(port, host=host)
+        self._ports = [listener.socket.getsockname()[1] for listener in self.listeners]
         await self._nursery.start(self._accept, self.listeners)
 
     def _stop(self) -> None:
@@ -273,22 +285,26 @@ class OutboundServer:
         connection = link.connection
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(connection.run_reader, name="esl-trio outbound reader")
-                nursery.start_soon(connection.run_writer, name="esl-trio outbound writer")
-                nursery.start_soon(connection.run_watchdog, name="esl-trio outbound watchdog")
+                run_io = link.run_io
+                nursery.start_soon(run_io, connection.run_reader, name="esl-trio outbound reader")
+                nursery.start_soon(run_io, connection.run_writer, name="esl-trio outbound writer")
+                nursery.start_soon(
+                    run_io, connection.run_watchdog, name="esl-trio outbound watchdog"
+                )
                 nursery.start_soon(self._keep, session, name="esl-trio outbound keeper")
                 try:
                     await self._converse(session)
                 finally:
+                    # Closed before the nursery is cancelled: a write blocked in its shield
+                    # (the peer stopped reading) is cut here, or the nursery would never end.
+                    link.close()
                     nursery.cancel_scope.cancel()
         except Exception:  # a bug of ours: this connection ends, the server serves on
             log.exception("outbound: internal error on a connection; it was closed")
         finally:
             session.lifecycle.fire(OutboundTrigger.CLOSED)
             self._sessions.discard(session)
-            # Whatever still waits on the call or its receivers (a task outside the handler)
-            # ends now: the socket is closed.
-            link.close()
+            link.close()  # (again, for a failure before the nursery) whatever waits ends now
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(stream)
             if not self._sessions:
@@ -309,6 +325,7 @@ class OutboundServer:
             if isinstance(report, NoticeArrived) and not isinstance(report.notice, RudeRejection):
                 if lifecycle.state is OutboundState.CONNECTING:
                     continue  # no call yet: the failing connect tells the conversation
+                link.channel_gone()
                 lifecycle.fire(OutboundTrigger.HUNG_UP)
             else:
                 if isinstance(report, NoticeArrived):
@@ -316,6 +333,8 @@ class OutboundServer:
                     report = ConnectionEnded(reason)
                 link.lost(report)
                 lifecycle.fire(OutboundTrigger.LOST)
+                # The socket is dead: FreeSWITCH sees it closed now, not when the handler ends.
+                await trio.aclose_forcefully(link.connection.stream)
             if lifecycle.state is OutboundState.ENDING and grace_deadline == math.inf:
                 grace_deadline = trio.current_time() + self.config.hangup_grace
 
@@ -383,13 +402,22 @@ class OutboundServer:
 
     async def _set_up(self, session: _Session, call: OutboundCall) -> bool:
         link, config = session.link, self.config
+        commands: list[Command] = []
+        if config.myevents:
+            plain = config.event_format is EventFormat.PLAIN  # bare ``myevents``, as usual
+            commands.append(MyEvents(format=None if plain else config.event_format))
+        if config.linger is not None and call.full_control:
+            commands.append(Linger(config.linger))
         try:
-            if config.myevents:
-                plain = config.event_format is EventFormat.PLAIN  # bare ``myevents``, as usual
-                command = MyEvents(format=None if plain else config.event_format)
-                await link.request(command, config.connect_timeout)
-            if config.linger is not None and call.full_control:
-                await link.request(Linger(config.linger), config.connect_timeout)
+            for command in commands:
+                reply = await link.request(command, config.connect_timeout)
+                if reply.is_error:  # the call can still be handled, less well: say so
+                    log.warning(
+                        "outbound: call %s: %s was refused: %s",
+                        call.uuid,
+                        command.describe(),
+                        reply.text,
+                    )
         except EslError as exc:
             log.warning("outbound: call %s: setting up the socket failed: %s", call.uuid, exc)
             return False

@@ -39,10 +39,10 @@ class Headers:
                 held = index.get(key)
                 if held is None:
                     index[key] = value
-                elif type(held) is list:
-                    held.append(value)
+                elif isinstance(held, str):
+                    index[key] = [held, value]
                 else:
-                    index[key] = [held, value]  # type: ignore[list-item]
+                    held.append(value)
             self._index = index
         return index
 
@@ -55,20 +55,20 @@ class Headers:
         held = self._lookup().get(name.lower())
         if held is None:
             return default
-        return held if type(held) is str else held[0]
+        return held if isinstance(held, str) else held[0]
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name`` (any case) in arrival order; empty if absent."""
         held = self._lookup().get(name.lower())
         if held is None:
             return []
-        return [held] if type(held) is str else list(held)
+        return [held] if isinstance(held, str) else list(held)
 
     def __getitem__(self, name: str) -> str:
         held = self._lookup().get(name.lower())
         if held is None:
             raise KeyError(name)
-        return held if type(held) is str else held[0]
+        return held if isinstance(held, str) else held[0]
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._lookup()

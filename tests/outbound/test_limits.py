@@ -414,3 +414,72 @@ async def test_issue12_item3_aclose_may_cut_the_drain_short(
         assert trio.current_time() - start < 1
         await fake.wait_closed()
     assert fake.hangup_cause == "SYSTEM_SHUTDOWN"
+
+
+# -- found by review ------------------------------------------------------------------------
+
+
+async def test_a_write_blocked_when_the_handler_ends_does_not_wedge_the_server(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    async def handler(call: OutboundCall) -> None:
+        await call.resume()  # nothing owed afterwards: the connection ends at once
+        with trio.move_on_after(1):
+            await call.set("big", "x" * 300_000)  # more than the peer will ever read
+
+    async with serving(handler, linger=None) as bench:
+        peer = Peer(bench.server)
+        await peer.expect(b"connect\n\n")
+        await peer.send(CONNECT_REPLY)
+        await peer.expect(b"myevents\n\n")
+        await peer.send(b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n")
+        await peer.expect(b"resume\n\n")
+        await peer.send(b"Content-Type: command/reply\nReply-Text: +OK\n\n")
+        with trio.fail_after(5):  # it used to stay open for ever, and so did the block
+            while bench.server.open_connections:  # noqa: ASYNC110 - a counter
+                await trio.sleep(0.5)
+    assert bench.server.stats().completed == 1
+
+
+async def test_static_mode_commands_behind_a_running_execute_get_no_false_timeout(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    got: list[object] = []
+
+    async def handler(call: OutboundCall) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call.execute, "sleep", "60000")  # answered in 60 s (static)
+            await trio.sleep(1)
+            got.append(await call.getvar("caller"))  # read only after the sleep, by FS
+
+    async with serving(handler, command_timeout=10) as bench:
+        fake = await bench.dial(async_mode=False, variables={"caller": "1000"})
+        await fake.wait_closed()
+    assert got == ["1000"]
+    assert fake.applications[0] == ("sleep", "60000")
+    assert bench.server.stats().completed == 1
+
+
+async def test_without_myevents_the_disconnect_notice_still_ends_the_calls_waits(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    outcomes: list[str] = []
+
+    async def handler(call: OutboundCall) -> None:
+        outcomes.append((await call.wait_hangup()).cause)
+
+    async with serving(handler, myevents=False, hangup_grace=30) as bench:
+        fake = await bench.dial()
+        await fake.wait_command("linger")
+        fake.hangup()
+        start = trio.current_time()
+        await fake.wait_closed()
+        assert trio.current_time() - start < 1  # not the 30 s grace
+    assert outcomes == ["NORMAL_UNSPECIFIED"]  # gone; no event said how
+    assert bench.server.stats().completed == 1
+
+
+async def test_ports_are_readable_after_the_server_closed() -> None:
+    async with open_outbound_server(idle, port=0) as server:
+        port = server.port
+    assert server.ports == [port] and str(port) in repr(server)

@@ -398,14 +398,18 @@ async def test_issue12_item3_the_dtmf_receiver_ends_with_the_hangup(
     got: list[str] = []
     ended_at: list[float] = []
 
+    listening = trio.Event()
+
     async def handler(call: OutboundCall) -> None:
-        async for digit in call.dtmf():  # no timeout: the hangup must end it
+        digits = call.dtmf()
+        listening.set()
+        async for digit in digits:  # no timeout: the hangup must end it
             got.append(digit)
         ended_at.append(trio.current_time())
 
     async with serving(handler) as bench:
         fake = await bench.dial()
-        await fake.wait_command("linger")
+        await listening.wait()
         fake.send_dtmf("7")
         await trio.sleep(3)
         fake.hangup()

@@ -95,3 +95,11 @@ def test_inbound_mode_is_unchanged_by_the_outbound_states() -> None:
     assert protocol.state is ClientState.AWAIT_AUTH_REQUEST and not protocol.outbound
     with pytest.raises(LocalProtocolError, match="before authentication"):
         protocol.send(Connect())
+
+
+def test_headers_keep_str_subclass_values_whole() -> None:
+    from esl_trio.protocol import EventFormat, Headers
+
+    headers = Headers([("X", EventFormat.JSON), ("y", "1"), ("Y", "2")])
+    assert headers.get("x") == "json" and headers.get_all("X") == ["json"]
+    assert headers["Y"] == "1" and headers.get_all("y") == ["1", "2"]
