@@ -36,6 +36,7 @@ import trio
 from ._call_values import CallEndedError
 from ._connection import ConnectionEnded, NoticeArrived
 from ._errors import ConnectionLostError, EslError, NotReadyError
+from ._groups import nursery_layer_removed
 from ._outbound_call import OutboundCall, OutboundLink
 from ._outbound_config import OutboundConfig
 from ._outbound_state import OutboundLifecycle, OutboundState, OutboundTrigger
@@ -524,8 +525,7 @@ async def open_outbound_server(
     """
     base = config if config is not None else OutboundConfig()
     config = attrs.evolve(base, **options) if options else base
-    error: BaseException | None = None
-    try:
+    with nursery_layer_removed():  # the block's own exception comes out as itself
         async with trio.open_nursery() as nursery:
             server = OutboundServer(handler, config)
             await nursery.start(server._host, name="esl-trio outbound server")
@@ -537,12 +537,6 @@ async def open_outbound_server(
                 with trio.CancelScope(shield=True):
                     await server.aclose()
                 server._stop()
-    except BaseExceptionGroup as group:  # the block's own exception comes out unwrapped
-        error = group.exceptions[0] if len(group.exceptions) == 1 else None
-        if error is None:
-            raise
-    if error is not None:
-        raise error
 
 
 async def serve_outbound(

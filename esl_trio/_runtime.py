@@ -51,6 +51,7 @@ from ._errors import (
     NotReadyError,
 )
 from ._event_names import check_event_names
+from ._groups import nursery_layer_removed
 from ._health import ErrorRecord, HealthSnapshot, Permissions
 from ._hub import EventHub, EventReceiver
 from ._jobs import BackgroundJob, JobTracker
@@ -647,7 +648,9 @@ async def open_esl_runtime(
 
 @asynccontextmanager
 async def _runtime_scope(runtime: EslRuntime) -> AsyncGenerator[None, None]:
-    try:
+    # The runtime's nursery adds exactly one layer around what the block (or the first
+    # connection) raised; only that layer is stripped, so a user's own group stays intact.
+    with nursery_layer_removed():
         async with trio.open_nursery() as nursery:
             try:
                 await runtime._start(nursery)
@@ -658,18 +661,3 @@ async def _runtime_scope(runtime: EslRuntime) -> AsyncGenerator[None, None]:
                         await runtime.aclose()
             finally:
                 runtime._stop_tasks()
-    except BaseExceptionGroup as group:
-        # The runtime's nursery adds exactly one layer around what the block (or the first
-        # connection) raised; strip that layer only, so a user's own group stays intact.
-        if len(group.exceptions) != 1:
-            raise
-        _reraise(group.exceptions[0])
-
-
-def _reraise(error: BaseException) -> None:
-    cause, context, suppress = error.__cause__, error.__context__, error.__suppress_context__
-    try:
-        raise error
-    finally:
-        error.__cause__, error.__context__ = cause, context
-        error.__suppress_context__ = suppress

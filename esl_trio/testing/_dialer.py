@@ -41,6 +41,7 @@ from typing import Final, TypeAlias, TypedDict, Unpack
 import attrs
 import trio
 
+from esl_trio._groups import nursery_layer_removed
 from esl_trio.protocol import RemoteProtocolError
 from esl_trio.protocol.server import command_reply
 
@@ -561,8 +562,7 @@ async def open_fake_dialer(
         stream_buffer=stream_buffer,
         outbox_frames=outbox_frames,
     )
-    error: BaseException | None = None
-    try:
+    with nursery_layer_removed():  # the block's own exception comes out as itself
         async with trio.open_nursery() as nursery:
             dialer._nursery = nursery
             try:
@@ -570,9 +570,3 @@ async def open_fake_dialer(
             finally:
                 dialer._nursery = None
                 nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:  # the block's own exception comes out unwrapped
-        error = group.exceptions[0] if len(group.exceptions) == 1 else None
-        if error is None:
-            raise
-    if error is not None:
-        raise error

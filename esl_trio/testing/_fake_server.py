@@ -21,6 +21,7 @@ from typing import Any, Final, NoReturn, TypedDict, TypeVar, Unpack, overload
 import attrs
 import trio
 
+from esl_trio._groups import nursery_layer_removed
 from esl_trio.protocol import BgApi, Command, EventFormat, InvalidCommand, SendEvent, UnknownCommand
 from esl_trio.protocol.server import GOODBYE, disconnect_notice, log_data
 
@@ -743,11 +744,6 @@ def _session_goodbye(channel_uuid: str) -> bytes:
     return disconnect_notice(GOODBYE, extra)
 
 
-def _single(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one exception a nursery wrapped, if it wrapped exactly one."""
-    return group.exceptions[0] if len(group.exceptions) == 1 else None
-
-
 @asynccontextmanager
 async def open_fake_freeswitch(
     password: str = "ClueCon",  # noqa: S107 - FreeSWITCH's well-known default
@@ -764,8 +760,7 @@ async def open_fake_freeswitch(
         **options: see :class:`FakeFreeSwitch`.
     """
     fs = FakeFreeSwitch(password, **options)
-    error: BaseException | None = None
-    try:
+    with nursery_layer_removed():  # the block's own exception comes out as itself
         async with trio.open_nursery() as nursery:
             fs._open(nursery)
             try:
@@ -773,11 +768,5 @@ async def open_fake_freeswitch(
             finally:
                 fs._close()
                 nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        error = _single(group)
-        if error is None:
-            raise
-    if error is not None:
-        raise error
     if fs.handler_errors:
         raise fs.handler_errors[0]

@@ -74,6 +74,7 @@ from typing import Any, Final, NoReturn
 import attrs
 import trio
 
+from esl_trio._groups import nursery_layer_removed
 from esl_trio.protocol import SendMsg
 
 from . import _pbx_data as data
@@ -915,8 +916,7 @@ async def open_simulated_pbx(
         password, heartbeat_interval=heartbeat_interval, **fake_options
     ) as fs:
         pbx = SimulatedPbx(fs, seed=seed, hold_time=hold_time)
-        error: BaseException | None = None
-        try:
+        with nursery_layer_removed():  # the block's own exception comes out as itself
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(pbx._timeline.run)
                 nursery.start_soon(pbx._watch_commands)
@@ -926,9 +926,3 @@ async def open_simulated_pbx(
                     yield pbx
                 finally:
                     nursery.cancel_scope.cancel()
-        except BaseExceptionGroup as group:
-            error = group.exceptions[0] if len(group.exceptions) == 1 else None
-            if error is None:
-                raise
-        if error is not None:
-            raise error
