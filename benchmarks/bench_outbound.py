@@ -23,6 +23,11 @@ Two servers, in this process, against the same dialer process in the same run:
   Content-Length, the events matched with ``bytes.find`` (no percent-decoding, no
   validation, no deadlines, no state).
 
+A second dialer process (``--dial-canned``) plays the same conversation from recorded bytes
+(fixture 30's connect reply, fixture 07's event bodies, the call's uuids substituted) for a
+second calls/s line: it costs far less per call than the fake dialer, so that line shows the
+servers' own ceiling rather than the dialer's.
+
 Measures (best of ``--repeat`` for the rates):
 
 1. ``calls/s``: M calls, N in flight, timed from the ``calls`` command to the dialer's
@@ -119,6 +124,148 @@ async def dialer_main() -> None:
                 print("released", flush=True)
 
 
+# -- the canned dialer: recorded bytes, a few substitutions, no encoding ----------------------
+
+FIXTURES = ROOT / "tests" / "fixtures" / "freeswitch-1.11"
+_RECORDED_UUID = "74bfaba6-c80f-4938-ac25-144cf48ff82f"  # fixture 30's channel
+
+
+def _recorded_body(name: str) -> str:
+    """The body of a recorded event frame (fixture 07), its Unique-ID made a placeholder."""
+    raw = (FIXTURES / name).read_bytes().decode()
+    _, _, body = raw.partition("\n\n")
+    line = next(x for x in body.splitlines() if x.startswith("Unique-ID: "))
+    return body.replace(line.split(": ", 1)[1], "{uuid}")
+
+
+def _event(body: str) -> bytes:
+    data = body.encode()
+    return b"Content-Length: %d\nContent-Type: text/event-plain\n\n%s" % (len(data), data)
+
+
+def _app_event(template: str, channel: str, app: str, app_uuid: str) -> bytes:
+    lines = []
+    for line in template.replace("{uuid}", channel).split("\n"):
+        if line.startswith("Application: "):
+            line = f"Application: {app}"
+        elif line.startswith("Application-UUID: "):
+            line = f"Application-UUID: {app_uuid}"
+        elif line.startswith("Application-Data: ") or line.startswith("Application-Response: "):
+            continue
+        lines.append(line)
+    return _event("\n".join(lines))
+
+
+class CannedFreeSwitch:
+    """FreeSWITCH's side of the benchmark's conversation from recorded bytes, with just enough
+    logic to follow it: far less CPU per call than the fake dialer, which builds and encodes
+    every event. It checks what the fake checks (both applications, hung up NORMAL_CLEARING)."""
+
+    def __init__(self) -> None:
+        self.connect_reply = (FIXTURES / "30-outbound-connect-reply.raw").read_bytes().decode()
+        self.execute = _recorded_body("07-channel_execute-event-plain.raw")
+        self.complete = _recorded_body("07-channel_execute_complete-event-plain.raw")
+        self.hangup = _recorded_body("07-channel_hangup-event-plain.raw")
+        self.hangup_complete = _recorded_body("07-channel_hangup_complete-event-plain.raw")
+
+    @staticmethod
+    def _reply(text: str) -> bytes:
+        return f"Content-Type: command/reply\nReply-Text: {text}\n\n".encode()
+
+    async def call(self, port: int) -> tuple[list[str], str]:
+        channel = str(uuid.uuid4())
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        buffer = bytearray()
+        apps: list[str] = []
+        cause = ""
+        try:
+            while True:
+                end = buffer.find(b"\n\n")
+                if end < 0:
+                    data = await stream.receive_some(65536)
+                    if not data:
+                        return apps, cause
+                    buffer += data
+                    continue
+                block = buffer[:end].decode()
+                del buffer[: end + 2]
+                line, *header_lines = block.split("\n")
+                headers = dict(h.split(": ", 1) for h in header_lines if ": " in h)
+                out = self._answer(line, headers, channel, apps)
+                if headers.get("call-command") == "hangup":
+                    cause = headers.get("hangup-cause", "")
+                await stream.send_all(out)
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    def _answer(self, line: str, headers: dict[str, str], channel: str, apps: list[str]) -> bytes:
+        verb = line.split(" ", 1)[0]
+        if verb == "connect":
+            return self.connect_reply.replace(_RECORDED_UUID, channel).encode()
+        if verb == "myevents":
+            return self._reply("+OK Events Enabled")
+        if verb == "linger":
+            return self._reply("+OK will linger 30 seconds")
+        if verb != "sendmsg":
+            return self._reply("-ERR command not found")
+        command = headers.get("call-command")
+        if command == "execute":
+            app, app_uuid = headers["execute-app-name"], headers.get("Event-UUID", "")
+            apps.append(app)
+            return b"".join(
+                [
+                    self._reply("+OK"),
+                    _app_event(self.execute, channel, app, app_uuid),
+                    _app_event(self.complete, channel, app, app_uuid),
+                ]
+            )
+        if command == "hangup":
+            notice = (
+                f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {uuid}\n"
+                "Content-Disposition: linger\nChannel-Name: loopback/9196-a\n"
+                "Linger-Time: 30\nContent-Length: 0\n\n"
+            )
+            return b"".join(
+                [
+                    self._reply("+OK"),
+                    _event(self.hangup.replace("{uuid}", channel)),
+                    _event(self.hangup_complete.replace("{uuid}", channel)),
+                    notice.encode(),
+                ]
+            )
+        return self._reply("+OK")
+
+
+async def _canned_one(
+    canned: CannedFreeSwitch, port: int, limit: trio.Semaphore, wrong: list[str]
+) -> None:
+    async with limit:
+        apps, cause = await canned.call(port)
+    if apps != [app for app, _ in EXPECTED_APPS] or cause != "NORMAL_CLEARING":
+        wrong.append(f"{apps} {cause}")
+
+
+async def canned_dialer_main() -> None:
+    """``--dial-canned``: the ``calls`` command only (the rate measure)."""
+    stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+    canned = CannedFreeSwitch()
+    buffer = b""
+    while True:
+        while b"\n" not in buffer:
+            data = await stdin.receive_some()
+            if not data:
+                return
+            buffer += data
+        line, _, buffer = buffer.partition(b"\n")
+        words = line.decode().split()
+        port, concurrency, count = map(int, words[1:])
+        limit, wrong = trio.Semaphore(concurrency), list[str]()
+        async with trio.open_nursery() as nursery:
+            for _ in range(count):
+                nursery.start_soon(_canned_one, canned, port, limit, wrong)
+        print(f"wrong {len(wrong)} {wrong[0]}" if wrong else "done", flush=True)
+
+
 class Dialer:
     """The dialer process, seen from here."""
 
@@ -143,9 +290,9 @@ class Dialer:
 
 
 @asynccontextmanager
-async def dialer_process() -> Any:
+async def dialer_process(flag: str = "--dial") -> Any:
     process = await trio.lowlevel.open_process(
-        [sys.executable, __file__, "--dial"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [sys.executable, __file__, flag], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     try:
         yield Dialer(process)
@@ -346,6 +493,10 @@ async def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         for name, server in SERVERS.items():
             rate = await calls_per_second(server, dialer, args.calls, args.concurrency, args.repeat)
             results[name][f"calls/s ({args.concurrency} in flight)"] = rate
+    async with dialer_process("--dial-canned") as canned:
+        for name, server in SERVERS.items():
+            rate = await calls_per_second(server, canned, args.calls, args.concurrency, args.repeat)
+            results[name][f"calls/s, canned dialer ({args.concurrency})"] = rate
     return results
 
 
@@ -356,9 +507,13 @@ def main() -> None:
     parser.add_argument("--hold", type=int, default=500, help="calls held open (500)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best (3)")
     parser.add_argument("--dial", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--dial-canned", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.dial:
         trio.run(dialer_main)
+        return
+    if args.dial_canned:
+        trio.run(canned_dialer_main)
         return
     started = time.perf_counter()
     results = trio.run(measure, args)

@@ -113,6 +113,9 @@ class ReplyKind(enum.Enum):
 # Each check takes a label ("Api.command") for the message and raises on the first problem.
 
 
+_WHITESPACE: Final = re.compile(r"\s")
+
+
 def _require_str(label: str, value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{label} must be str, not {type(value).__name__}")
@@ -124,6 +127,8 @@ def _line_problem(value: str) -> str | None:
     for char, what in _FORBIDDEN:
         if char in value:
             return f"must not contain {what}"
+    if value.isascii():  # the usual case: no surrogate possible, no encoding needed
+        return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -151,7 +156,7 @@ def _check_text(
 def _check_token(label: str, value: object, *, forbid: str = "") -> str:
     """A single word: free text that is non-empty and has no whitespace (B-SER-2)."""
     token = _check_text(label, value, allow_empty=False)
-    if any(char.isspace() for char in token):
+    if _WHITESPACE.search(token):  # the characters str.isspace() accepts, in one C scan
         raise LocalProtocolError(f"{label} must be a single word without whitespace: {token!r}")
     for char in forbid:
         if char in token:
