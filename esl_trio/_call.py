@@ -96,7 +96,7 @@ _NO_REPLY: Final = "-ERR no reply"  # an api command that printed nothing
 
 def _field(event: Event, name: str) -> str | None:
     """One header without decoding the whole event (the reader's hot path: a byte search)."""
-    return event._quick(name)
+    return event.peek(name)
 
 
 class _Completion:

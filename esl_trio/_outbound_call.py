@@ -187,7 +187,7 @@ class OutboundLink:
             self._sequence += 1
             message.envelope = EventEnvelope(1, self._sequence, now)
             call = self.call
-            if call is not None and message._quick("Unique-ID") == call.uuid:
+            if call is not None and message.unique_id == call.uuid:
                 call.offer(message, 1)
             for names, feed in self._others:
                 if not names or message.name in names:
@@ -282,8 +282,8 @@ class OutboundCall(Call):
         #: ``resume`` was sent: when the handler returns, the channel goes on in the dialplan
         #: instead of being hung up.
         self.resumed = False
-        self._socket_mode = event._quick("Socket-Mode") or "async"
-        self._full = (event._quick("Control") or "full") == "full"
+        self._socket_mode = event.peek("Socket-Mode") or "async"
+        self._full = (event.peek("Control") or "full") == "full"
         self.resynced(event)
 
     @property

@@ -103,3 +103,18 @@ def test_headers_keep_str_subclass_values_whole() -> None:
     headers = Headers([("X", EventFormat.JSON), ("y", "1"), ("Y", "2")])
     assert headers.get("x") == "json" and headers.get_all("X") == ["json"]
     assert headers["Y"] == "1" and headers.get_all("y") == ["1", "2"]
+
+
+def test_event_peek_reads_one_header_without_decoding_the_event() -> None:
+    from esl_trio.protocol import EventFormat, FrameParser, make_event
+
+    parser = FrameParser()
+    parser.feed(raw("07-channel_execute-event-plain.raw"))
+    frame = parser.next_frame()
+    assert frame is not None
+    event = make_event(EventFormat.PLAIN, frame.body)
+    assert event.peek("Application") == "playback"
+    assert event.peek("Unique-ID") == event.unique_id
+    assert event.peek("Event-Date-Local") == "2026-11-26 10:59:52"  # decoded
+    assert event._headers is None  # nothing else was decoded
+    assert event.peek("Application") == event.get("Application")  # and it agrees with get
