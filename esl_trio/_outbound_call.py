@@ -27,7 +27,7 @@ from ._call_dial import check_digits, check_word
 from ._call_feeds import Feed, open_call_receiver
 from ._call_values import Hangup
 from ._connection import Connection, ConnectionEnded, ConnectionReport, NoticeArrived, ReplySlot
-from ._errors import CommandError, ConnectionLostError
+from ._errors import CommandError, ConnectionLostError, NotReadyError
 from ._event_names import check_event_names
 from ._outbound_config import OutboundConfig
 from ._receivers import Overflow, Receiver
@@ -249,8 +249,18 @@ class OutboundLink:
 
     def close(self) -> None:
         """The server is done with the socket: the call is let go, everything waiting ends."""
-        if self.call is not None:
-            self.call.released()
+        call = self.call
+        if call is not None and call.resumed and call.hangup_outcome is None:
+            # Handed back to the dialplan, up: nobody follows it any more, and no hangup
+            # outcome would be true. Waits say so.
+            call.close(
+                NotReadyError(
+                    f"call {call.uuid} was resumed into the dialplan and its socket closed;"
+                    " it is no longer followed (an inbound runtime can attach to it)"
+                )
+            )
+        elif call is not None:
+            call.released()
         self.lost(
             ConnectionEnded(ConnectionLostError("the call's socket was closed", written=False))
         )

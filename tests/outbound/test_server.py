@@ -447,3 +447,27 @@ async def test_issue12_item2_an_application_queued_behind_a_hangup_fails_at_once
     assert results["sleep"] == (hung_up_at, "CHANNEL_EXECUTE_COMPLETE")
     assert results["playback"] == (hung_up_at, "NORMAL_CLEARING")  # not the grace later
     assert fake.applications == [("sleep", "10000")]
+
+
+async def test_issue12_item3_after_resume_an_outside_wait_says_the_call_is_no_longer_followed(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    errors: list[BaseException] = []
+
+    async def outside(call: OutboundCall) -> None:
+        try:
+            await call.wait_hangup()
+        except NotReadyError as exc:
+            errors.append(exc)
+
+    async with trio.open_nursery() as nursery:
+
+        async def handler(call: OutboundCall) -> None:
+            nursery.start_soon(outside, call)
+            await call.resume()
+
+        async with serving(handler) as bench:
+            fake = await bench.dial()
+            await fake.wait_closed()
+    assert len(errors) == 1 and "resumed into the dialplan" in str(errors[0])
+    assert fake.hangup_cause is None
