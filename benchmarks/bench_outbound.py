@@ -51,7 +51,7 @@ import sys
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -84,20 +84,25 @@ async def _dial_one(
         wrong.append(call)
 
 
-async def dialer_main() -> None:
-    """``--dial``: one command per stdin line, one answer line each on stdout."""
+async def _commands() -> AsyncIterator[list[str]]:
+    """The words of each stdin line, until stdin closes (a dialer process's input)."""
     stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
     buffer = b""
+    while True:
+        while b"\n" not in buffer:
+            data = await stdin.receive_some()
+            if not data:
+                return
+            buffer += data
+        line, _, buffer = buffer.partition(b"\n")
+        yield line.decode().split()
+
+
+async def dialer_main() -> None:
+    """``--dial``: one command per stdin line, one answer line each on stdout."""
     held: list[FakeOutboundCall] = []
     async with open_fake_dialer() as dialer:
-        while True:
-            while b"\n" not in buffer:
-                data = await stdin.receive_some()
-                if not data:
-                    return
-                buffer += data
-            line, _, buffer = buffer.partition(b"\n")
-            words = line.decode().split()
+        async for words in _commands():
             if words[0] == "calls":
                 port, concurrency, count = map(int, words[1:])
                 limit, wrong = trio.Semaphore(concurrency), list[FakeOutboundCall]()
@@ -247,17 +252,8 @@ async def _canned_one(
 
 async def canned_dialer_main() -> None:
     """``--dial-canned``: the ``calls`` command only (the rate measure)."""
-    stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
     canned = CannedFreeSwitch()
-    buffer = b""
-    while True:
-        while b"\n" not in buffer:
-            data = await stdin.receive_some()
-            if not data:
-                return
-            buffer += data
-        line, _, buffer = buffer.partition(b"\n")
-        words = line.decode().split()
+    async for words in _commands():
         port, concurrency, count = map(int, words[1:])
         limit, wrong = trio.Semaphore(concurrency), list[str]()
         async with trio.open_nursery() as nursery:
