@@ -67,14 +67,16 @@ except ImportError:  # run from a checkout without an editable install
 
 from esl_trio import (  # noqa: E402
     BackgroundJob,
+    RuntimeConfig,
+    StreamGap,
+    open_esl_runtime,
+)
+from esl_trio.config import (  # noqa: E402
     BackpressureConfig,
     HeartbeatConfig,
     RetryPolicy,
-    RuntimeConfig,
-    StreamGap,
     SubscriptionConfig,
     Timeouts,
-    open_esl_runtime,
 )
 from esl_trio.protocol import (  # noqa: E402
     CONNECTION_CLOSED,
